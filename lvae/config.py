@@ -1,0 +1,93 @@
+"""Frozen configuration of the Ladder VAE and of its training, with the paper's presets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Likelihood = Literal["bernoulli", "gaussian"]
+
+
+@dataclass(frozen=True)
+class LVAEConfig:
+    """Architecture shared by `LadderVAE` and `HierarchicalVAE` (the same generative model)."""
+
+    input_dim: int = 784
+    """Dimension D of a flattened input x."""
+    latent_dims: tuple[int, ...] = (64, 32, 16, 8, 4)
+    """Units of the stochastic layers z_1..z_L, bottom to top."""
+    hidden_dims: tuple[int, ...] = (512, 256, 128, 64, 32)
+    """Width of the deterministic MLP attached to each stochastic layer, bottom to top."""
+    mlp_layers: int = 2
+    """Deterministic layers in each MLP (the paper: two)."""
+    likelihood: Likelihood = "bernoulli"
+    """p(x|z_1): Bernoulli for binary images, Gaussian for continuous data (NORB, market windows)."""
+    batch_norm: bool = True
+    """Batch normalisation on every deterministic layer (the paper finds it important for deep models)."""
+    leaky_slope: float = 0.01
+    """Negative slope of the leaky ReLU (Lasagne's default, used by the original code)."""
+    var_eps: float = 1e-5
+    """Added to every softplus variance, as in the original code."""
+    softplus_bias_init: float = 1.0
+    """Initial bias of the softplus variance layers (the original code's choice)."""
+
+    def __post_init__(self) -> None:
+        if self.input_dim < 1:
+            raise ValueError(f"input_dim must be positive, got {self.input_dim}")
+        if not self.latent_dims or any(d < 1 for d in self.latent_dims):
+            raise ValueError(f"latent_dims must be non-empty positive sizes, got {self.latent_dims}")
+        if len(self.hidden_dims) != len(self.latent_dims):
+            raise ValueError(
+                f"hidden_dims needs one width per stochastic layer: got {len(self.hidden_dims)} widths "
+                f"for {len(self.latent_dims)} layers"
+            )
+        if any(h < 1 for h in self.hidden_dims) or self.mlp_layers < 1:
+            raise ValueError("hidden_dims and mlp_layers must be positive")
+        if self.likelihood not in ("bernoulli", "gaussian"):
+            raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {self.likelihood!r}")
+        # JSON round trips give lists; keep the dataclass hashable and comparable.
+        object.__setattr__(self, "latent_dims", tuple(int(d) for d in self.latent_dims))
+        object.__setattr__(self, "hidden_dims", tuple(int(h) for h in self.hidden_dims))
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.latent_dims)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation of the warm-up ELBO."""
+
+    epochs: int = 2000
+    """Passes over the training set."""
+    warmup_epochs: int = 200
+    """β rises linearly from 0 to 1 over these first epochs (0: no warm-up, β = 1 throughout)."""
+    batch_size: int = 256
+    """Examples per Adam step."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    adam_eps: float = 1e-4
+    """Adam ε (the original code used 1e-4)."""
+    grad_clip: float = 100.0
+    """Gradient norm is clipped to this value."""
+    skip_threshold: float = 1e4
+    """A step whose gradient norm exceeds this (or is not finite) is skipped and counted."""
+    dynamic_binarize: bool = False
+    """Resample x ~ Bernoulli(intensities) every epoch (MNIST, OMNIGLOT as in the paper)."""
+    seed: int = 0
+    """Seeds initialisation, shuffling, binarisation and the reparameterisation noise."""
+    num_threads: int = 0
+    """torch intra-op threads; 0 leaves torch's default."""
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0 or self.warmup_epochs < 0:
+            raise ValueError("epochs and warmup_epochs must be >= 0")
+        if self.batch_size < 2:
+            raise ValueError("batch_size must be >= 2 (batch norm needs two examples)")
+        if self.lr <= 0 or self.adam_eps <= 0 or self.grad_clip <= 0:
+            raise ValueError("lr, adam_eps and grad_clip must be positive")
+
+
+# The paper's largest MNIST model: five stochastic layers 64-32-16-8-4, MLPs of two layers 512-256-128-64-32.
+MNIST_PAPER = LVAEConfig()
+MNIST_PAPER_TRAIN = TrainConfig(epochs=2000, warmup_epochs=200, batch_size=256, dynamic_binarize=True)

@@ -1,0 +1,107 @@
+"""Evaluation as in the paper: importance-weighted log-likelihood, per-layer KL, active units."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from lvae.model import HierarchicalModel
+
+
+@torch.no_grad()
+def iw_log_likelihood(
+    model: HierarchicalModel,
+    x: Tensor | np.ndarray,
+    num_samples: int = 5000,
+    *,
+    max_rows: int = 50_000,
+    progress: bool = True,
+) -> Tensor:
+    """Per-example estimate log p(x) >= log (1/K) sum_k p(x, z_k) / q(z_k | x), z_k ~ q(z | x): (B,).
+
+    Memory stays bounded: at most `max_rows` (example, sample) pairs go through the model at once, and the
+    log-sum-exp is accumulated over chunks of samples.
+    """
+    if num_samples < 1:
+        raise ValueError("num_samples must be >= 1")
+    x = torch.as_tensor(x, dtype=torch.float32)
+    model.eval()
+    per_pass = max(1, min(num_samples, max_rows))  # samples of one example per pass
+    examples = max(1, max_rows // per_pass)  # examples per pass
+    out = torch.empty(x.shape[0])
+    bar = tqdm(total=x.shape[0], disable=not progress, desc=f"IW log-likelihood K={num_samples}")
+    for start in range(0, x.shape[0], examples):
+        xb = x[start : start + examples]  # (b, D)
+        acc = torch.full((xb.shape[0],), -math.inf, dtype=torch.float64)
+        done = 0
+        while done < num_samples:
+            k = min(per_pass, num_samples - done)
+            log_w = model(xb.repeat(k, 1)).log_weight.view(k, xb.shape[0])  # (k, b)
+            acc = torch.logaddexp(acc, torch.logsumexp(log_w.double(), dim=0))
+            done += k
+        out[start : start + xb.shape[0]] = (acc - math.log(num_samples)).float()
+        bar.update(xb.shape[0])
+    bar.close()
+    return out
+
+
+@torch.no_grad()
+def elbo_and_kl(
+    model: HierarchicalModel, x: Tensor | np.ndarray, batch_size: int = 1000
+) -> tuple[float, float, list[float]]:
+    """Mean ELBO, mean log p(x|z_1) and mean KL term per layer (bottom first) over `x`, one sample each."""
+    x = torch.as_tensor(x, dtype=torch.float32)
+    model.eval()
+    log_px, kls = 0.0, torch.zeros(model.config.num_layers, dtype=torch.float64)
+    for start in range(0, x.shape[0], batch_size):
+        out = model(x[start : start + batch_size])
+        log_px += out.log_px.sum().item()
+        kls += torch.stack([layer.kl.sum() for layer in out.layers]).double()
+    n = x.shape[0]
+    kl = (kls / n).tolist()
+    return log_px / n - sum(kl), log_px / n, kl
+
+
+@torch.no_grad()
+def active_units(
+    model: HierarchicalModel, x: Tensor | np.ndarray, threshold: float = 0.01, batch_size: int = 1000
+) -> list[int]:
+    """Units per layer (bottom first) with Cov_x(E_q[z]) > threshold, E_q[z] taken along the mean path."""
+    x = torch.as_tensor(x, dtype=torch.float32)
+    means = [model.encode(x[s : s + batch_size]) for s in range(0, x.shape[0], batch_size)]
+    per_layer = [torch.cat([m[i] for m in means]) for i in range(model.config.num_layers)]
+    return [int((z.var(dim=0) > threshold).sum()) for z in per_layer]
+
+
+@torch.no_grad()
+def recalibrate_batch_norm(
+    model: HierarchicalModel,
+    x: Tensor | np.ndarray,
+    batch_size: int = 1000,
+    binarize: bool = False,
+    seed: int = 0,
+) -> None:
+    """Set every batch norm's test statistics to their average over a pass of `x`, as the original code did."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    if not norms:
+        return
+    x = torch.as_tensor(x, dtype=torch.float32)
+    gen = torch.Generator().manual_seed(seed)
+    if binarize:
+        x = torch.bernoulli(x, generator=gen)
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    try:
+        for start in range(0, x.shape[0] - 1, batch_size):
+            model(x[start : start + batch_size])
+    finally:
+        for m, momentum in zip(norms, saved, strict=True):
+            m.momentum = momentum
+        model.eval()

@@ -1,0 +1,76 @@
+"""Figures of a validation run: learning curves, KL per layer, PCA of each layer's latents, samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from lvae.train import History  # noqa: E402
+
+
+def learning_curves(history: History, path: Path) -> None:
+    epochs = np.arange(1, history.epochs_done + 1)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.5))
+    ax.plot(epochs, history.elbo, label="train ELBO")
+    valid = np.asarray(history.valid_elbo, dtype=float)
+    ok = np.isfinite(valid)
+    if ok.any():
+        ax.plot(epochs[ok], valid[ok], "o-", label="test ELBO")
+    ax.set(xlabel="epoch", ylabel="nats", title="ELBO")
+    ax.legend()
+    bx.plot(epochs, history.beta)
+    bx.set(xlabel="epoch", ylabel="β", title="warm-up")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def kl_per_layer(history: History, test_kl: list[float], path: Path) -> None:
+    kls = np.asarray(history.kl_per_layer)  # (epochs, L)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for i in range(kls.shape[1]):
+        ax.plot(np.arange(1, len(kls) + 1), kls[:, i], label=f"z{i + 1}")
+    ax.set(xlabel="epoch", ylabel="KL (nats)", title="KL per layer, training", yscale="symlog")
+    ax.legend()
+    bx.bar([f"z{i + 1}" for i in range(len(test_kl))], test_kl)
+    bx.set(ylabel="KL (nats)", title="KL per layer, test")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def latent_pca(latents: list[np.ndarray], labels: np.ndarray, path: Path) -> None:
+    """First two principal components of each layer's posterior means, coloured by class (the paper's Fig. 6)."""
+    fig, axes = plt.subplots(1, len(latents), figsize=(3.2 * len(latents), 3.2), squeeze=False)
+    for i, (z, ax) in enumerate(zip(latents, axes[0], strict=True)):
+        zc = z - z.mean(0)
+        _, _, vt = np.linalg.svd(zc, full_matrices=False)
+        pcs = zc @ vt[: min(2, vt.shape[0])].T
+        if pcs.shape[1] == 1:
+            pcs = np.column_stack([pcs[:, 0], np.zeros(len(pcs))])
+        ax.scatter(pcs[:, 0], pcs[:, 1], c=labels, s=2, cmap="tab10")
+        ax.set(title=f"z{i + 1} ({z.shape[1]} units)", xticks=[], yticks=[])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def image_grid(rows: list[np.ndarray], shape: tuple[int, ...], titles: list[str], path: Path) -> None:
+    """Each entry of `rows` is (n, D) images drawn in one row."""
+    n = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.8, len(rows) * 0.9), squeeze=False)
+    for r, (images, title) in enumerate(zip(rows, titles, strict=True)):
+        for c in range(n):
+            ax = axes[r][c]
+            ax.axis("off")
+            if c < len(images):
+                ax.imshow(images[c].reshape(shape), cmap="gray", vmin=0, vmax=1)
+        axes[r][0].set_title(title, fontsize=8, loc="left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
