@@ -1,0 +1,66 @@
+"""Write the MNIST LVAE-vs-VAE validation section of BENCHMARKS.md from two `lvae.validate` runs.
+
+python -m lvae.validate --dataset mnist --model lvae --out runs/mnist/lvae ...   (and --model vae)
+python -m benchmarks.mnist_validation runs/mnist/lvae runs/mnist/vae
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from benchmarks.markdown import write_section
+from lvae.validate import PAPER_NUMBERS
+
+
+def section(runs: list[dict]) -> str:
+    r0 = runs[0]
+    lines = [
+        f"Reduced CPU budget: {r0['epochs']} epochs, warm-up over the first {r0['warmup_epochs']}, batch 256, "
+        f"Adam (lr 1e-3, ε 1e-4), batch norm, dynamic binarisation, seed {r0['seed']}; the paper trained "
+        "2000 epochs with warm-up over 200. Test log-likelihood with "
+        f"K = {r0['iw_samples']} importance samples on the first {r0['iw_examples']} test images (the CPU time "
+        f"for all of them did not fit this run); ELBO, KL and active units on all {r0['test_examples']}.",
+        "",
+        f"| model | epochs | L{r0['iw_samples']} log p(x) | test ELBO | KL per layer z1..z5 | active units | train time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        kl = " / ".join(f"{k:.1f}" for k in r["kl_per_layer"])
+        units = " / ".join(f"{a}/{d}" for a, d in zip(r["active_units"], r["latent_dims"], strict=True))
+        lines.append(
+            f"| {r['model'].upper()} {r['layers']}-layer | {r['epochs']} | **{r['test_log_likelihood']:.2f}** ± "
+            f"{r['test_log_likelihood_stderr']:.2f} | {r['test_elbo']:.2f} | {kl} | {units} | "
+            f"{r['train_seconds'] / 60:.0f} min |"
+        )
+    lines += ["", "The paper's numbers (2000 epochs):", "", "| model | log p(x) |", "|---|---|"]
+    lines += [f"| {label} | {value:.2f} |" for label, value in PAPER_NUMBERS["mnist"]]
+    by_model = {r["model"]: r for r in runs}
+    if {"lvae", "vae"} <= by_model.keys():
+        gap = by_model["lvae"]["test_log_likelihood"] - by_model["vae"]["test_log_likelihood"]
+        lines += ["", f"LVAE minus VAE at the same budget: {gap:+.2f} nats."]
+    lines += ["", f"Machine: {r0['machine']}. Commands:", ""]
+    for r in runs:
+        c = r["config"]
+        lines.append(
+            f"    python -m lvae.validate --dataset mnist --model {c['model']} --layers {c['layers']} "
+            f"--epochs {c['epochs']} --warmup-epochs {c['warmup_epochs']} --iw-samples {c['iw_samples']} "
+            f"--iw-examples {c['iw_examples']} --threads {c['threads']} --data-dir ../shared/datasets --out {c['out']}"
+        )
+    lines.append("    python -m benchmarks.mnist_validation " + " ".join(r["config"]["out"] for r in runs))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="+", help="output directories of lvae.validate runs")
+    a = p.parse_args()
+    runs = [json.loads((Path(d) / "results.json").read_text()) for d in a.runs]
+    body = section(runs)
+    print(body)
+    write_section("MNIST validation: LVAE vs VAE, 5 layers", body)
+
+
+if __name__ == "__main__":
+    main()
