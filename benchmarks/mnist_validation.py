@@ -23,7 +23,8 @@ def section(runs: list[dict]) -> str:
         f"K = {r0['iw_samples']} importance samples on the first {r0['iw_examples']} test images (the CPU time "
         f"for all of them did not fit this run); ELBO, KL and active units on all {r0['test_examples']}.",
         "",
-        f"| model | epochs | L{r0['iw_samples']} log p(x) | test ELBO | KL per layer z1..z5 | active units | train time |",
+        f"| model | epochs | L{r0['iw_samples']} log p(x) | test ELBO | KL per layer z1..zL | active units "
+        "| train time |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in runs:
