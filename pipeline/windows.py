@@ -1,0 +1,132 @@
+"""Windows of features, a train-only normaliser, chronological splits and walk-forward folds (pure).
+
+A sample is the window of the last ``window`` feature rows of all tickers ending on one day, flattened in
+(day, ticker, feature) order, oldest day first. Sample i ends on feature row ``i + window - 1``.
+A sample ending on day t reads bars of days ``t - window - lookback + 1 .. t``; two samples share no bar
+when their end days are at least ``window + lookback`` apart, so a purge of ``window + lookback - 1``
+samples, plus an embargo, separates every training sample from every evaluation sample.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SPLITS = ("train", "valid", "test", "purged")
+
+
+def make_windows(features: np.ndarray, window: int) -> np.ndarray:
+    """(T, N, F) features -> (T - window + 1, window * N * F) windows; row i covers rows i..i+window-1."""
+    t, n, f = features.shape
+    if t < window:
+        raise ValueError(f"{t} feature rows is fewer than the window of {window}")
+    view = np.lib.stride_tricks.sliding_window_view(features, window, axis=0)  # (T-W+1, N, F, W)
+    return np.ascontiguousarray(view.transpose(0, 3, 1, 2)).reshape(t - window + 1, window * n * f)
+
+
+@dataclass(frozen=True)
+class Normaliser:
+    """Per (ticker, feature) z-score with statistics from the training period only, then a clip."""
+
+    mean: np.ndarray  # (N, F)
+    std: np.ndarray  # (N, F), floored: a constant feature gets std 1
+    clip: float  # |z| is clipped to this after scaling
+    tickers: tuple[str, ...]  # (N,)
+    feature_names: tuple[str, ...]  # (F,)
+
+    @classmethod
+    def fit(cls, features: np.ndarray, clip: float, tickers, feature_names) -> Normaliser:
+        """Fit on training-period features (T_train, N, F)."""
+        mean = features.mean(axis=0)
+        std = features.std(axis=0)
+        std = np.where(std > 1e-12, std, 1.0)
+        return cls(mean, std, float(clip), tuple(tickers), tuple(feature_names))
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        """(T, N, F) -> (T, N, F) float32, the same statistics for every period."""
+        z = (features - self.mean) / self.std
+        return np.clip(z, -self.clip, self.clip).astype(np.float32)
+
+    def save(self, path: Path) -> None:
+        payload = {
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
+            "clip": self.clip,
+            "tickers": list(self.tickers),
+            "feature_names": list(self.feature_names),
+        }
+        Path(path).write_text(json.dumps(payload, indent=1))
+
+    @classmethod
+    def load(cls, path: Path) -> Normaliser:
+        p = json.loads(Path(path).read_text())
+        return cls(
+            np.asarray(p["mean"]), np.asarray(p["std"]), p["clip"], tuple(p["tickers"]), tuple(p["feature_names"])
+        )
+
+
+def purge_length(window: int, lookback: int, embargo: int) -> int:
+    """Samples dropped between two periods so that no bar is shared, plus the embargo."""
+    return window + lookback - 1 + embargo
+
+
+def split_labels(
+    dates: pd.DatetimeIndex,
+    purge: int,
+    train_end: str | None,
+    valid_end: str | None,
+    train_frac: float,
+    valid_frac: float,
+) -> np.ndarray:
+    """(T,) labels in SPLITS for sample end dates: train, purge, valid, purge, test (chronological).
+
+    The boundaries are the last sample on or before ``train_end`` / ``valid_end`` when given, else the
+    fractions ``train_frac`` / ``train_frac + valid_frac`` of the samples."""
+    n = len(dates)
+    if (train_end is None) != (valid_end is None):
+        raise ValueError("give both train_end and valid_end, or neither")
+    if train_end is not None:
+        a = int(np.searchsorted(dates, pd.Timestamp(train_end), side="right"))
+        b = int(np.searchsorted(dates, pd.Timestamp(valid_end), side="right"))
+    else:
+        a, b = int(n * train_frac), int(n * (train_frac + valid_frac))
+    labels = np.full(n, "test", dtype=object)
+    labels[:a] = "train"
+    labels[a:b] = "valid"
+    labels[a : a + purge] = "purged"
+    labels[b : b + purge] = "purged"
+    counts = {s: int((labels == s).sum()) for s in ("train", "valid", "test")}
+    if min(counts.values()) == 0:
+        raise ValueError(
+            f"empty split {counts} for samples {dates[0].date()} to {dates[-1].date()} "
+            f"(train_end={train_end}, valid_end={valid_end}, purge={purge}); "
+            "choose split dates inside the data or use fractions"
+        )
+    return labels.astype(str)
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One walk-forward fold: sample indices to fit on and to evaluate on."""
+
+    train: np.ndarray  # (n_train,) int, ascending
+    test: np.ndarray  # (n_test,) int, ascending, all > train[-1] + purge
+
+
+def walk_forward_folds(n_samples: int, n_folds: int, purge: int, min_train: int) -> list[Fold]:
+    """Expanding-window folds: the samples after ``min_train`` are cut into ``n_folds`` contiguous test
+    blocks; fold k fits on every sample that ends more than ``purge`` samples before block k."""
+    if n_samples - min_train < n_folds or min_train <= 0:
+        raise ValueError(f"cannot cut {n_folds} folds from {n_samples} samples with min_train={min_train}")
+    edges = np.linspace(min_train, n_samples, n_folds + 1).astype(int)
+    folds = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        train = np.arange(0, max(lo - purge, 0))
+        if train.size == 0:
+            raise ValueError(f"purge {purge} leaves no training samples before sample {lo}")
+        folds.append(Fold(train=train, test=np.arange(lo, hi)))
+    return folds

@@ -1,0 +1,118 @@
+"""CSV directories, the embedded snapshot, validation messages and calendar alignment."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from pipeline_fakes import synthetic_bars, write_csv_dir
+
+from pipeline.sources import EMBEDDED_PATH, EMBEDDED_SHA256, load_bars, load_embedded, read_csv_dir
+from pipeline.validate import DataValidationError, ValidationConfig, align
+
+VAL = ValidationConfig(min_history=20)
+
+
+def test_csv_dir_either_order_gz_and_column_order(tmp_path):
+    bars = synthetic_bars(("AAA", "BBB"), n_days=40)
+    write_csv_dir(bars[bars["ticker"] == "AAA"], tmp_path, descending=True, gz=True)
+    write_csv_dir(bars[bars["ticker"] == "BBB"], tmp_path)
+    # ml4t order: Date,Open,High,Low,Close,Volume,Adj Close
+    b = pd.read_csv(tmp_path / "BBB.csv")
+    b[["Date", "Open", "High", "Low", "Close", "Volume", "Adj Close"]].to_csv(tmp_path / "BBB.csv", index=False)
+    (tmp_path / "meta.csv").write_text("Symbol,Name\nAAA,Triple A\n")  # not a bar file: skipped
+    got = load_bars("csv", data_dir=tmp_path, validation=VAL)
+    pd.testing.assert_frame_equal(got, bars, check_exact=False, rtol=1e-12)
+
+
+def test_csv_without_adj_close_uses_close(tmp_path):
+    bars = synthetic_bars(("AAA",), n_days=30)
+    write_csv_dir(bars, tmp_path)
+    pd.read_csv(tmp_path / "AAA.csv").drop(columns="Adj Close").to_csv(tmp_path / "AAA.csv", index=False)
+    got = read_csv_dir(tmp_path)
+    np.testing.assert_allclose(got["adj_close"], bars["close"], rtol=1e-12)
+
+
+def _corrupt(tmp_path, edit):
+    bars = synthetic_bars(("AAA", "BBB"), n_days=60)
+    write_csv_dir(bars, tmp_path)
+    frame = pd.read_csv(tmp_path / "BBB.csv")
+    edited = edit(frame)
+    frame = frame if edited is None else edited
+    frame.to_csv(tmp_path / "BBB.csv", index=False)
+    return frame
+
+
+CASES = {
+    "duplicate": (
+        lambda f: f.__setitem__("Date", f["Date"].where(f.index != 11, f["Date"][10])),
+        "BBB: duplicate date 2001-01-15",
+    ),
+    "unsorted": (
+        lambda f: f.__setitem__("Date", f["Date"].values[[*range(10), 11, 10, *range(12, 60)]]),
+        "BBB: dates not sorted: 2001-01-15 comes after 2001-01-16",
+    ),
+    "nan": (lambda f: f.__setitem__("Close", f["Close"].where(f.index != 5, np.nan)), "BBB: NaN close on 2001-01-08"),
+    "nonpositive": (
+        lambda f: f.__setitem__("Low", f["Low"].where(f.index != 7, 0.0)),
+        "BBB: non-positive price or negative volume on 2001-01-10",
+    ),
+    "gap": (lambda f: f.drop(index=range(20, 30)), "BBB: gap of 17 days between 2001-01-26 and 2001-02-12"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_csv_raises_naming_ticker_and_date(tmp_path, case):
+    edit, message = CASES[case]
+    _corrupt(tmp_path, edit)
+    with pytest.raises(DataValidationError, match=message):
+        load_bars("csv", data_dir=tmp_path, validation=ValidationConfig(min_history=20, max_gap_days=10))
+
+
+def test_too_little_history(tmp_path):
+    write_csv_dir(synthetic_bars(("AAA", "BBB"), n_days=60), tmp_path)
+    with pytest.raises(DataValidationError, match="AAA: too little history: 60 bars, need at least 61"):
+        load_bars("csv", data_dir=tmp_path, validation=ValidationConfig(min_history=61))
+
+
+def test_short_hole_is_repaired_by_repeating_previous_bar():
+    bars = synthetic_bars(("AAA", "BBB"), n_days=40)
+    hole = (bars["ticker"] == "BBB") & bars["date"].isin(pd.bdate_range("2001-01-10", periods=3))
+    panel = align(bars[~hole], ValidationConfig(min_history=20, max_ffill=3))
+    j, rows = 1, np.flatnonzero(panel.repaired[:, 1])
+    assert len(panel.dates) == 40 and list(rows) == [7, 8, 9]
+    prev = rows[0] - 1
+    for field in (panel.open, panel.high, panel.low, panel.close):
+        np.testing.assert_array_equal(field[rows, j], panel.close[prev, j])
+    np.testing.assert_array_equal(panel.adj_close[rows, j], panel.adj_close[prev, j])
+    np.testing.assert_array_equal(panel.volume[rows, j], panel.volume[prev, j])
+    assert not panel.repaired[:, 0].any()
+
+
+def test_long_hole_is_a_misaligned_calendar():
+    bars = synthetic_bars(("AAA", "BBB"), n_days=40)
+    hole = (bars["ticker"] == "BBB") & bars["date"].isin(pd.bdate_range("2001-01-10", periods=4))
+    message = "BBB: misaligned calendar: missing 4 consecutive trading days from 2001-01-10"
+    with pytest.raises(DataValidationError, match=message):
+        align(bars[~hole], ValidationConfig(min_history=20, max_ffill=3))
+
+
+def test_calendar_is_the_common_range():
+    a = synthetic_bars(("AAA",), n_days=60, start="2001-01-01")
+    b = synthetic_bars(("BBB",), n_days=60, start="2001-01-15")
+    panel = align(pd.concat([a, b], ignore_index=True), VAL)
+    assert panel.dates[0] == pd.Timestamp("2001-01-15") and panel.dates[-1] == a["date"].max()
+    with pytest.raises(DataValidationError, match="calendars do not overlap: BBB starts 2001-06-01 after AAA ends"):
+        far = synthetic_bars(("BBB",), n_days=60, start="2001-06-01")
+        align(pd.concat([a, far], ignore_index=True), VAL)
+
+
+def test_embedded_snapshot_matches_its_hash_and_universe():
+    assert hashlib.sha256(EMBEDDED_PATH.read_bytes()).hexdigest() == EMBEDDED_SHA256
+    bars = load_embedded()
+    assert bars["ticker"].nunique() == 31 and "DIA" in set(bars["ticker"])
+    assert bars["date"].min() == pd.Timestamp("2000-01-03") and bars["date"].max() == pd.Timestamp("2023-04-14")
+    panel = align(bars, ValidationConfig())
+    assert len(panel.dates) == 5857 and panel.dates[-1] == pd.Timestamp("2023-04-13") and not panel.repaired.any()
