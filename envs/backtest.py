@@ -1,0 +1,362 @@
+"""Backtest: train an agent on LVAE latents, PCA and raw windows; compare on the held-out test period.
+
+``python -m envs.backtest --agent ppo`` uses the latest pipeline build (or builds one), and for each feature
+set and seed trains the agent on the training period with the batched VecEnv (random episodes). During
+training the policy is evaluated ``n_checkpoints`` times on the whole validation period; the checkpoint with
+the best validation Sharpe is kept (that is the selection step), saved as a zip, and run once on the test
+period. Buy-and-hold, cash and a random policy run on the same periods and costs. The deflated Sharpe ratio
+counts every (feature set, seed, checkpoint) tried on validation as a trial. Writes report.json, report.md
+and PNGs to ``out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib.util
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from envs.config import TradingConfig
+from envs.evaluate import Path as EvalPath
+from envs.evaluate import evaluate
+from envs.features import make_features
+from envs.metrics import Metrics, bootstrap_ci, deflated_sharpe
+from envs.policies import RandomPolicy, SB3Policy, buy_and_hold, cash
+from envs.trading import LatentTradingEnv
+
+AGENTS = ("ppo", "a2c", "sac", "td3", "dqn")
+FEATURE_SETS = ("lvae", "pca", "raw")
+CONTINUOUS_ONLY = ("sac", "td3")
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """One backtest run; ``python -m envs.backtest --help`` lists the same fields."""
+
+    agent: str = "ppo"  # stable-baselines3 algorithm: ppo, a2c, sac, td3, dqn
+    timesteps: int = 50_000  # training env-steps per (feature set, seed)
+    seeds: int = 3  # training seeds per feature set (and random-policy seeds)
+    cost_bps: float = 5.0  # transaction cost per unit of turnover, basis points
+    slippage_bps: float = 0.0  # extra slippage per unit of turnover, basis points
+    borrow_rate: float = 0.01  # annual borrow fee on short positions
+    action_space: str = "auto"  # auto (discrete for ppo/a2c/dqn, continuous for sac/td3), discrete, continuous
+    allow_short: bool = True  # allow short positions
+    features: tuple[str, ...] = FEATURE_SETS  # feature sets to compare
+    build: str | None = None  # pipeline build directory; None = the latest build, else build one
+    out: str | None = None  # report directory; None = runs/backtests/<UTC timestamp>-<agent>
+    n_envs: int = 16  # parallel training episodes in the batched VecEnv
+    n_checkpoints: int = 4  # validation evaluations per training run (the best one is kept)
+    episode_length: int = 252  # longest random training episode (the shortest is a quarter of it)
+    torch_threads: int = 1  # torch threads for training (the machine is shared)
+    progress: bool = True  # progress bars (build and training)
+
+    def __post_init__(self) -> None:
+        if self.agent not in AGENTS:
+            raise ValueError(f"agent must be one of {AGENTS}")
+        if self.action_space not in ("auto", "discrete", "continuous"):
+            raise ValueError("action_space must be auto, discrete or continuous")
+        if self.agent in CONTINUOUS_ONLY and self.action_space == "discrete":
+            raise ValueError(f"{self.agent} needs a continuous action space")
+        if self.agent == "dqn" and self.action_space == "continuous":
+            raise ValueError("dqn needs a discrete action space")
+        if not self.features or set(self.features) - set(FEATURE_SETS):
+            raise ValueError(f"features must be a non-empty subset of {FEATURE_SETS}")
+        if self.seeds < 1 or self.timesteps < 1 or self.n_checkpoints < 1 or self.n_envs < 1:
+            raise ValueError("seeds, timesteps, n_checkpoints and n_envs must be >= 1")
+
+    @property
+    def resolved_action_space(self) -> str:
+        if self.action_space != "auto":
+            return self.action_space
+        return "continuous" if self.agent in CONTINUOUS_ONLY else "discrete"
+
+    def trading_config(self) -> TradingConfig:
+        """The evaluation env's config (whole period in order); training uses random episodes."""
+        return TradingConfig(
+            action_space=self.resolved_action_space,  # type: ignore[arg-type]
+            allow_short=self.allow_short,
+            cost_bps=self.cost_bps,
+            slippage_bps=self.slippage_bps,
+            borrow_rate=self.borrow_rate,
+            min_episode_length=max(1, self.episode_length // 4),
+            max_episode_length=self.episode_length,
+        )
+
+
+@dataclass(frozen=True)
+class Run:
+    """One policy on one seed: its validation and test paths."""
+
+    name: str  # row of the report, e.g. "ppo/lvae", "buy_and_hold"
+    seed: int
+    valid: EvalPath
+    test: EvalPath
+    checkpoint: int | None = None  # training step of the selected checkpoint (RL runs)
+    model_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """What run_backtest returns; also written to ``root`` as report.json / report.md / PNGs."""
+
+    root: Path
+    config: BacktestConfig
+    build_root: Path
+    rows: dict[str, dict[str, Any]]  # row name -> aggregated test metrics (mean, CI), DSR, per-seed values
+    runs: list[Run] = field(repr=False)
+    test_dates: np.ndarray = field(repr=False)  # (n + 1,) dates of the test equity curve (start + each step)
+    n_trials: int = 0
+    wall_s: float = 0.0
+
+
+# --- data ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Period:
+    """The contiguous rows of one split."""
+
+    name: str
+    rows: slice
+
+    @classmethod
+    def of(cls, split: np.ndarray, name: str) -> Period:
+        idx = np.flatnonzero(split == name)
+        if len(idx) < 2 or np.any(np.diff(idx) != 1):
+            raise ValueError(f"split {name!r} must be contiguous with at least two rows")
+        return cls(name, slice(int(idx[0]), int(idx[-1]) + 1))
+
+
+def load_or_build(cfg: BacktestConfig) -> Any:
+    """The pipeline build to use: ``cfg.build``, else the latest completed build, else a fresh one."""
+    import pipeline
+
+    if cfg.build is not None:
+        return pipeline.load_build(cfg.build)
+    latest = pipeline.latest_build()
+    if latest is not None:
+        return pipeline.load_build(latest)
+    print("no pipeline build found: building one (runs/builds/)")
+    return pipeline.build(pipeline.BuildConfig(), progress=cfg.progress)
+
+
+# --- training -----------------------------------------------------------------------------------------
+def _make_model(cfg: BacktestConfig, venv: Any, seed: int) -> Any:
+    import stable_baselines3 as sb3
+
+    tb = "runs/tensorboard" if importlib.util.find_spec("tensorboard") else None
+    common: dict[str, Any] = {"seed": seed, "verbose": 0, "tensorboard_log": tb, "device": "cpu"}
+    net = {"net_arch": [64, 64]}
+    if cfg.agent == "ppo":
+        return sb3.PPO(
+            "MlpPolicy", venv, n_steps=256, batch_size=512, n_epochs=4, learning_rate=3e-4,
+            ent_coef=0.01, gamma=0.95, policy_kwargs=net, **common,
+        )  # fmt: skip
+    if cfg.agent == "a2c":
+        return sb3.A2C("MlpPolicy", venv, n_steps=16, gamma=0.95, ent_coef=0.01, policy_kwargs=net, **common)
+    off = {"learning_starts": 1000, "buffer_size": 100_000, "gamma": 0.95, "policy_kwargs": net, **common}
+    if cfg.agent == "dqn":
+        return sb3.DQN("MlpPolicy", venv, train_freq=1, gradient_steps=1, exploration_fraction=0.3, **off)
+    algo = sb3.SAC if cfg.agent == "sac" else sb3.TD3
+    return algo("MlpPolicy", venv, train_freq=1, gradient_steps=1, **off)
+
+
+def _n_train_envs(cfg: BacktestConfig) -> int:
+    return cfg.n_envs if cfg.agent in ("ppo", "a2c") else min(cfg.n_envs, 4)
+
+
+def train_and_select(
+    cfg: BacktestConfig,
+    features: dict[str, np.ndarray],
+    prices: dict[str, np.ndarray],
+    seed: int,
+    model_path: Path,
+) -> tuple[Any, int, list[float]]:
+    """Train on the training period; keep the checkpoint with the best validation Sharpe.
+
+    Returns the model (best weights loaded, saved to ``model_path``), its training step and the validation
+    Sharpe (per period) of every checkpoint evaluated.
+    """
+    import torch
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    from envs.vec import LatentTradingVecEnv
+
+    torch.set_num_threads(cfg.torch_threads)
+    tcfg = cfg.trading_config()
+    venv = VecMonitor(
+        LatentTradingVecEnv(
+            features["train"], prices["train"], n_envs=_n_train_envs(cfg), seed=seed,
+            config=replace(tcfg, random_episodes=True),
+        )
+    )  # fmt: skip
+    valid_env = LatentTradingEnv(features["valid"], prices["valid"], config=tcfg)
+    model = _make_model(cfg, venv, seed)
+    every = max(1, cfg.timesteps // cfg.n_checkpoints)
+    best: dict[str, Any] = {"sharpe": -np.inf, "step": 0, "state": None}
+    sharpes: list[float] = []
+
+    def check(step: int) -> None:
+        r = evaluate(SB3Policy(model), valid_env).returns
+        sd = float(np.std(r, ddof=1))
+        sr = float(np.mean(r)) / sd if sd > 0 else 0.0
+        sharpes.append(sr)
+        if sr > best["sharpe"]:
+            best.update(sharpe=sr, step=step, state=copy.deepcopy(model.policy.state_dict()))
+
+    class Checkpoints(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.next = every
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= self.next and len(sharpes) < cfg.n_checkpoints:
+                self.next += every
+                check(self.num_timesteps)
+            return True
+
+    model.learn(cfg.timesteps, callback=Checkpoints(), progress_bar=cfg.progress and _has_progress_bar())
+    if len(sharpes) < cfg.n_checkpoints:  # the last checkpoint is the end of training
+        check(model.num_timesteps)
+    model.policy.load_state_dict(best["state"])
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(model_path)
+    return model, int(best["step"]), sharpes
+
+
+def _has_progress_bar() -> bool:
+    return bool(importlib.util.find_spec("tqdm") and importlib.util.find_spec("rich"))
+
+
+# --- the backtest -------------------------------------------------------------------------------------
+def _period_arrays(x: np.ndarray, periods: dict[str, Period]) -> dict[str, np.ndarray]:
+    return {name: x[p.rows] for name, p in periods.items()}
+
+
+def baseline_runs(cfg: BacktestConfig, features: dict[str, np.ndarray], prices: dict[str, np.ndarray]) -> list[Run]:
+    """Buy-and-hold, cash (one run each: deterministic) and the random policy (one run per seed)."""
+    tcfg = cfg.trading_config()
+    envs = {p: LatentTradingEnv(features[p], prices[p], config=tcfg) for p in ("valid", "test")}
+    runs = []
+    for name, make in (("buy_and_hold", buy_and_hold), ("cash", cash)):
+        runs.append(Run(name, 0, *(evaluate(make(envs[p]), envs[p]) for p in ("valid", "test"))))
+    for seed in range(cfg.seeds):
+        paths = (evaluate(RandomPolicy(envs[p].action_space, seed=seed), envs[p]) for p in ("valid", "test"))
+        runs.append(Run("random", seed, *paths))
+    return runs
+
+
+def aggregate(runs: list[Run], n_trials: int, var_trials: float, periods: int = 252) -> dict[str, dict]:
+    """Per row: mean and bootstrap CI over seeds of every test metric, mean DSR, validation Sharpe."""
+    rows: dict[str, dict] = {}
+    for name in dict.fromkeys(r.name for r in runs):
+        mine = [r for r in runs if r.name == name]
+        rl = mine[0].checkpoint is not None
+        per_seed = [r.test.metrics(periods).to_dict() for r in mine]
+        row: dict[str, Any] = {"seeds": [r.seed for r in mine], "metrics": {}}
+        for key in Metrics.__dataclass_fields__:
+            values = np.array([m[key] for m in per_seed], dtype=np.float64)
+            mean, lo, hi = bootstrap_ci(values)
+            row["metrics"][key] = {"mean": mean, "ci": [lo, hi], "per_seed": values.tolist()}
+        dsr = [deflated_sharpe(r.test.returns, n_trials if rl else 1, var_trials) for r in mine]
+        row["deflated_sharpe"] = {"mean": float(np.nanmean(dsr)) if np.isfinite(dsr).any() else None}
+        row["deflated_sharpe"]["per_seed"] = dsr
+        valid_sharpes = np.array([r.valid.metrics(periods).sharpe for r in mine])
+        row["valid_sharpe"] = float(valid_sharpes.mean()) if np.isfinite(valid_sharpes).all() else None
+        row["checkpoints"] = [r.checkpoint for r in mine]
+        row["models"] = [r.model_path for r in mine]
+        rows[name] = row
+    return rows
+
+
+def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
+    """Run the whole backtest and write the report; ``build`` (a pipeline Build) overrides ``cfg.build``."""
+    from envs.report import write_report
+
+    t0 = time.perf_counter()
+    b = build if build is not None else load_or_build(cfg)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    root = Path(cfg.out) if cfg.out else Path("runs/backtests") / f"{stamp}-{cfg.agent}"
+    root.mkdir(parents=True, exist_ok=True)
+    periods = {p: Period.of(np.asarray(b.split), p) for p in ("train", "valid", "test")}
+    close = b.close[b.target].to_numpy(np.float64)
+    prices = _period_arrays(close, periods)
+    train_mask = np.asarray(b.split) == "train"
+    runs: list[Run] = []
+    trial_sharpes: list[float] = []
+    for kind in cfg.features:
+        feats = _period_arrays(make_features(kind, b.latents, b.windows, train_mask), periods)
+        for seed in range(cfg.seeds):
+            model_path = root / "models" / f"{cfg.agent}-{kind}-seed{seed}.zip"
+            model, step, sharpes = train_and_select(cfg, feats, prices, seed, model_path)
+            trial_sharpes += sharpes
+            tcfg = cfg.trading_config()
+            paths = [
+                evaluate(SB3Policy(model), LatentTradingEnv(feats[p], prices[p], config=tcfg))
+                for p in ("valid", "test")
+            ]
+            runs.append(Run(f"{cfg.agent}/{kind}", seed, *paths, checkpoint=step, model_path=str(model_path)))
+    baseline_feats = _period_arrays(b.latents.astype(np.float32), periods)
+    runs += baseline_runs(cfg, baseline_feats, prices)
+    n_trials = len(trial_sharpes)
+    var_trials = float(np.var(trial_sharpes, ddof=1)) if n_trials > 1 else 0.0
+    rows = aggregate(runs, n_trials, var_trials)
+    test_dates = np.asarray(b.dates[periods["test"].rows])
+    report = Report(
+        root=root, config=cfg, build_root=Path(b.root), rows=rows, runs=runs, test_dates=test_dates,
+        n_trials=n_trials, wall_s=time.perf_counter() - t0,
+    )  # fmt: skip
+    write_report(report)
+    return report
+
+
+def config_dict(cfg: BacktestConfig) -> dict[str, Any]:
+    """The config as JSON-ready values."""
+    return json.loads(json.dumps(asdict(cfg)))
+
+
+# --- command line -------------------------------------------------------------------------------------
+def _parse(argv: list[str] | None) -> BacktestConfig:
+    d = BacktestConfig()
+    p = argparse.ArgumentParser(prog="python -m envs.backtest", description=__doc__.split("\n\n")[0])
+    p.add_argument("--agent", choices=AGENTS, default=d.agent, help="stable-baselines3 algorithm")
+    p.add_argument("--timesteps", type=int, default=d.timesteps, help="training env-steps per seed")
+    p.add_argument("--seeds", type=int, default=d.seeds, help="training seeds per feature set")
+    p.add_argument("--cost-bps", type=float, default=d.cost_bps, help="cost per unit of turnover (bps)")
+    p.add_argument("--slippage-bps", type=float, default=d.slippage_bps, help="slippage per turnover (bps)")
+    p.add_argument("--borrow-rate", type=float, default=d.borrow_rate, help="annual fee on shorts")
+    p.add_argument("--action-space", choices=("auto", "discrete", "continuous"), default=d.action_space)
+    p.add_argument("--no-short", action="store_true", help="forbid short positions")
+    p.add_argument("--features", nargs="+", choices=FEATURE_SETS, default=list(d.features))
+    p.add_argument("--build", default=d.build, metavar="DIR", help="pipeline build (default: latest)")
+    p.add_argument("--out", default=d.out, metavar="DIR", help="report directory")
+    p.add_argument("--n-envs", type=int, default=d.n_envs, help="parallel training episodes")
+    p.add_argument("--checkpoints", type=int, default=d.n_checkpoints, help="validation checks per run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    a = p.parse_args(argv)
+    return BacktestConfig(
+        agent=a.agent, timesteps=a.timesteps, seeds=a.seeds, cost_bps=a.cost_bps,
+        slippage_bps=a.slippage_bps, borrow_rate=a.borrow_rate, action_space=a.action_space,
+        allow_short=not a.no_short, features=tuple(dict.fromkeys(a.features)), build=a.build, out=a.out,
+        n_envs=a.n_envs, n_checkpoints=a.checkpoints, progress=not a.no_progress,
+    )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> Report:
+    from envs.report import summary_table
+
+    cfg = _parse(argv)
+    report = run_backtest(cfg)
+    print(summary_table(report))
+    print(f"\nreport: {report.root}/report.md  (json, PNGs, models beside it)  wall time {report.wall_s:.0f} s")
+    return report
+
+
+if __name__ == "__main__":
+    main()

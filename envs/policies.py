@@ -1,0 +1,71 @@
+"""Policies the backtest compares. All answer ``predict(obs) -> action``, so one loop evaluates them all."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+
+class Policy(Protocol):
+    """Anything with ``predict(obs) -> action`` for a single observation."""
+
+    def predict(self, obs: np.ndarray) -> Any: ...
+
+
+@dataclass
+class ConstantPolicy:
+    """Always the same action: buy-and-hold (target position 1) or cash (position 0)."""
+
+    action: Any
+
+    def predict(self, obs: np.ndarray) -> Any:
+        return self.action
+
+
+def buy_and_hold(env: gym.Env) -> ConstantPolicy:
+    """Hold a long position of 1 (equal weights for a portfolio); no turnover after the first trade."""
+    base = env.unwrapped
+    if hasattr(base, "action_for_weights"):
+        n = base.n_assets
+        return ConstantPolicy(base.action_for_weights(np.full(n, min(1.0, base.config.max_leverage) / n)))
+    return ConstantPolicy(base.action_for_position(min(1.0, base.config.max_leverage)))
+
+
+def cash(env: gym.Env) -> ConstantPolicy:
+    """Stay flat: the zero-return benchmark."""
+    base = env.unwrapped
+    if hasattr(base, "action_for_weights"):
+        return ConstantPolicy(base.action_for_weights(np.zeros(base.n_assets)))
+    return ConstantPolicy(base.action_for_position(0.0))
+
+
+@dataclass
+class RandomPolicy:
+    """Uniformly random actions from the env's action space, from its own seeded generator."""
+
+    action_space: gym.spaces.Space
+    seed: int = 0
+    _space: gym.spaces.Space = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._space = copy.deepcopy(self.action_space)  # our own copy, so seeding it touches nothing else
+        self._space.seed(self.seed)
+
+    def predict(self, obs: np.ndarray) -> Any:
+        return self._space.sample()
+
+
+@dataclass
+class SB3Policy:
+    """A trained stable-baselines3 model; deterministic actions by default."""
+
+    model: Any
+    deterministic: bool = True
+
+    def predict(self, obs: np.ndarray) -> Any:
+        action, _ = self.model.predict(obs, deterministic=self.deterministic)
+        return action

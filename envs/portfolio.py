@@ -1,0 +1,128 @@
+"""LatentPortfolio-v0: continuous weights over N assets from a learned latent state."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.config import TradingConfig, sample_episode
+from envs.rewards import GROWTH_FLOOR, LOG_FLOOR, borrow_rate_per_period, cost_rate, portfolio_step_growth
+from envs.trading import check_features, lagged_returns, market_returns, observation_box, resolve_config
+
+
+class LatentPortfolioEnv(gym.Env):
+    """Hold a portfolio of N assets; the observation is the latent state of the window ending today.
+
+    **Data.** ``features`` (T, F) (row t uses data up to t only); ``prices`` or ``returns`` (T, N).
+
+    **Observation** (float32, ``(F + N + N * n_return_lags,)``, Box bounded by the data's range):
+    ``[features[t], weights held (N), r[t] (N), r[t-1] (N), ...]``; nothing after t.
+
+    **Action.** ``Box(lo, 1, (N,))`` (lo = -1, or 0 without shorting). Weights
+    ``w = max_leverage * a / max(1, sum|a|)``, so gross exposure ``sum|w| <= max_leverage``; the rest is
+    cash at 0 %. Only continuous actions (``action_space="continuous"``).
+
+    **Reward.** Executed at t's close, earns the move to t+1 (``envs.rewards.portfolio_step_growth``):
+    ``log((1 - kappa * sum|w - w_drift|) * (1 + w . r[t+1] - beta * sum max(-w, 0)))``, with ``kappa`` and
+    ``beta`` as in LatentTrading-v0. ``info``: ``equity``, ``weights``, ``turnover``, ``cost``.
+
+    **Episodes.** As LatentTrading-v0: random start/length from ``self.np_random`` when
+    ``random_episodes``, else the whole period; ``terminated`` on ruin, ``truncated`` at the end of data.
+
+    **Versions.** v0: first version.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        features: np.ndarray,
+        prices: np.ndarray | None = None,
+        returns: np.ndarray | None = None,
+        config: TradingConfig | None = None,
+        render_mode: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        overrides.setdefault("action_space", "continuous")
+        self.config = cfg = resolve_config(config, overrides)
+        if cfg.action_space != "continuous":
+            raise ValueError("LatentPortfolioEnv has continuous weights only")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or 'ansi', not {render_mode!r}")
+        self.render_mode = render_mode
+        self.features = check_features(features)
+        r = market_returns(prices, returns, self.features.shape[0])
+        self.returns = r.reshape(r.shape[0], -1)  # (T, N)
+        self.n_days, self.n_assets = self.returns.shape
+        self._kappa = cost_rate(cfg.cost_bps, cfg.slippage_bps)
+        self._beta = borrow_rate_per_period(cfg.borrow_rate, cfg.periods_per_year)
+        f = self.features.shape[1]
+        self._w_cols = slice(f, f + self.n_assets)
+        self._base = np.concatenate(
+            [
+                self.features,
+                np.zeros((self.n_days, self.n_assets), np.float32),
+                lagged_returns(self.returns, cfg.n_return_lags),
+            ],
+            axis=1,
+        )
+        self._lo = -1.0 if cfg.allow_short else 0.0
+        self.observation_space = observation_box(
+            self._base, self._w_cols, (self._lo * cfg.max_leverage, cfg.max_leverage)
+        )
+        self.action_space = spaces.Box(self._lo, 1.0, shape=(self.n_assets,), dtype=np.float32)
+        self._t = self._start = self._end = 0
+        self._w = np.zeros(self.n_assets)
+        self._w_drift = np.zeros(self.n_assets)
+        self._equity = 1.0
+
+    def weights_of(self, action: Any) -> np.ndarray:
+        """Portfolio weights (N,) of ``action``: clipped to the box, gross scaled to <= max_leverage."""
+        a = np.asarray(action, dtype=np.float64).reshape(-1)
+        if a.shape != (self.n_assets,) or np.any(np.isnan(a)):
+            raise ValueError(f"action must be {self.n_assets} finite numbers, got {action!r}")
+        a = np.clip(a, self._lo, 1.0)
+        return self.config.max_leverage * a / max(1.0, float(np.abs(a).sum()))
+
+    def action_for_weights(self, w: np.ndarray) -> np.ndarray:
+        """An action whose weights are ``w`` (requires sum|w| <= max_leverage)."""
+        return (np.asarray(w, dtype=np.float64) / self.config.max_leverage).astype(np.float32)
+
+    def _observe(self, t: int) -> np.ndarray:
+        obs = self._base[t].copy()
+        obs[self._w_cols] = self._w
+        return obs
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._start, self._end = sample_episode(self.np_random, self.n_days, self.config)
+        self._t = self._start
+        self._w = np.zeros(self.n_assets)
+        self._w_drift = np.zeros(self.n_assets)
+        self._equity = 1.0
+        info = {"equity": 1.0, "weights": self._w.copy(), "start": self._start, "end": self._end}
+        return self._observe(self._t), info
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        w = self.weights_of(action)
+        t = self._t
+        growth, turnover, cost, self._w_drift = portfolio_step_growth(
+            self._w_drift, w, self.returns[t + 1], self._kappa, self._beta
+        )
+        self._t = t = t + 1
+        self._w = w
+        self._equity *= growth
+        reward = math.log(growth) if growth > GROWTH_FLOOR else LOG_FLOOR
+        info = {"equity": self._equity, "weights": w.copy(), "turnover": turnover, "cost": cost}
+        return self._observe(t), reward, self._equity <= self.config.ruin_equity, t >= self._end, info
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        return f"t={self._t} weights={np.round(self._w, 3).tolist()} equity={self._equity:.6f}"

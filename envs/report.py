@@ -1,0 +1,144 @@
+"""The backtest report: report.json, report.md and PNGs (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from envs.backtest import Report, Run
+
+COLUMNS = (  # (metric key, header, format, percent)
+    ("total_return", "Total return", "{:+.1%}", True),
+    ("annual_return", "Ann. return", "{:+.1%}", True),
+    ("annual_volatility", "Ann. vol", "{:.1%}", True),
+    ("sharpe", "Sharpe", "{:+.2f}", False),
+    ("sortino", "Sortino", "{:+.2f}", False),
+    ("max_drawdown", "Max DD", "{:.1%}", True),
+    ("calmar", "Calmar", "{:+.2f}", False),
+    ("turnover", "Turnover/yr", "{:.1f}", False),
+    ("hit_rate", "Hit rate", "{:.1%}", True),
+    ("costs_paid", "Costs", "{:.2%}", True),
+)
+WITH_CI = ("total_return", "sharpe")
+
+
+def _fmt(fmt: str, x: float | None) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else fmt.format(x)
+
+
+def summary_table(report: Report) -> str:
+    """Markdown table of the test-period metrics: mean over seeds, [95 % bootstrap CI] where shown."""
+    head = ["Policy", "Seeds"] + [h for _, h, _, _ in COLUMNS] + ["DSR", "Valid Sharpe"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, row in report.rows.items():
+        cells = [name, str(len(row["seeds"]))]
+        for key, _, fmt, _ in COLUMNS:
+            m = row["metrics"][key]
+            cell = _fmt(fmt, m["mean"])
+            if key in WITH_CI and len(row["seeds"]) > 1:
+                cell += f" [{_fmt(fmt, m['ci'][0])}, {_fmt(fmt, m['ci'][1])}]"
+            cells.append(cell)
+        cells += [_fmt("{:.2f}", row["deflated_sharpe"]["mean"]), _fmt("{:+.2f}", row["valid_sharpe"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, float | np.floating):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+def representative(runs: list[Run], name: str) -> Run:
+    """The run of ``name`` whose test total return is the median over its seeds (lower middle)."""
+    mine = sorted((r for r in runs if r.name == name), key=lambda r: r.test.equity[-1])
+    return mine[(len(mine) - 1) // 2]
+
+
+def write_report(report: Report) -> None:
+    """report.json, report.md, equity.png, drawdown.png, positions.png under ``report.root``."""
+    from envs.backtest import config_dict
+
+    root = report.root
+    doc = {
+        "config": config_dict(report.config),
+        "build": str(report.build_root),
+        "test_period": [str(report.test_dates[0])[:10], str(report.test_dates[-1])[:10]],
+        "selection": "best validation Sharpe over n_checkpoints checkpoints per (feature set, seed)",
+        "n_trials": report.n_trials,
+        "wall_s": report.wall_s,
+        "rows": report.rows,
+    }
+    (root / "report.json").write_text(json.dumps(_jsonable(doc), indent=2))
+    _plots(report)
+    cfg = report.config
+    md = [
+        f"# Backtest: {cfg.agent} on {', '.join(cfg.features)} features",
+        "",
+        f"Build `{report.build_root}`; test period {doc['test_period'][0]} to {doc['test_period'][1]} "
+        f"({len(report.test_dates) - 1} trading days); costs {cfg.cost_bps} bps + slippage "
+        f"{cfg.slippage_bps} bps per unit of turnover, borrow {cfg.borrow_rate:.2%}/yr on shorts; "
+        f"{cfg.resolved_action_space} actions; {cfg.timesteps} training steps x {cfg.seeds} seeds.",
+        "",
+        "Agents train on the training period (random episodes); each run keeps the checkpoint with the best "
+        f"validation Sharpe ({cfg.n_checkpoints} checkpoints); the table is the test period, mean over seeds "
+        "with a 95 % bootstrap CI. DSR: deflated Sharpe ratio (Bailey & López de Prado) with "
+        f"{report.n_trials} trials for the agents (every checkpoint evaluated on validation), 1 for baselines.",
+        "",
+        summary_table(report),
+        "",
+        "![equity](equity.png)",
+        "![drawdown](drawdown.png)",
+        "![positions](positions.png)",
+        "",
+    ]
+    (root / "report.md").write_text("\n".join(md))
+
+
+def _plots(report: Report) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dates = report.test_dates
+    names = list(report.rows)
+    reps = {name: representative(report.runs, name) for name in names}
+    for kind in ("equity", "drawdown"):
+        fig, ax = plt.subplots(figsize=(10, 4.5))
+        for name, run in reps.items():
+            equity = np.concatenate([[1.0], run.test.equity])
+            y = equity if kind == "equity" else equity / np.maximum.accumulate(equity) - 1.0
+            style = {"color": "black", "lw": 2.0} if name == "buy_and_hold" else {"lw": 1.0}
+            ax.plot(dates[: len(y)], y, label=f"{name} (seed {run.seed})", **style)
+        ax.set_title(f"Test period {kind} (median seed per policy; buy-and-hold is the benchmark)")
+        ax.set_ylabel("equity (start = 1)" if kind == "equity" else "drawdown")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(report.root / f"{kind}.png", dpi=110)
+        plt.close(fig)
+    agents = [n for n in names if reps[n].checkpoint is not None] or names
+    fig, axes = plt.subplots(len(agents), 1, figsize=(10, 1.8 * len(agents) + 0.6), sharex=True, squeeze=False)
+    for ax, name in zip(axes[:, 0], agents, strict=True):
+        pos = reps[name].test.positions
+        ax.step(dates[: len(pos)], pos, where="post", lw=0.8)
+        ax.set_ylabel("position")
+        ax.set_title(f"{name} (seed {reps[name].seed})", fontsize=9)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(report.root / "positions.png", dpi=110)
+    plt.close(fig)

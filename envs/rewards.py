@@ -1,0 +1,87 @@
+"""Step accounting shared by every trading environment: one concept, one place.
+
+The single-asset env (Python floats, per step), the batched VecEnv (NumPy arrays over episodes) and the
+portfolio env (per asset, summed by the caller) all call :func:`step_growth`, so they compute the same reward.
+
+Timeline of one step, all quantities as fractions of equity ``V``:
+
+1. At day t's close the book holds ``w_drift`` (yesterday's weight after the move to t).
+2. It trades to the target ``w``; turnover ``tau = |w - w_drift|``; costs ``kappa * tau`` leave the book,
+   ``kappa = (cost_bps + slippage_bps) / 1e4``.  Equity becomes ``V * (1 - kappa * tau)``.
+3. Over (t, t+1] the position earns ``w * r`` (``r = p[t+1] / p[t] - 1``), cash earns 0, and a short pays
+   the borrow fee ``beta * short`` (``short = max(-w, 0)``, ``beta`` = annual borrow rate / periods per year).
+4. Growth ``g = (1 - kappa * tau) * (1 + w * r - beta * short)``; reward ``log(g)``; the weight drifts to
+   ``w * (1 + r) / (1 + w * r - beta * short)``.
+
+The function is pure arithmetic (``+ - * /`` and ``abs``), so the same code runs on floats and on arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TypeVar
+
+import numpy as np
+
+X = TypeVar("X", float, np.ndarray)
+
+GROWTH_FLOOR = 1e-12
+"""Growth is floored here before the log, so a step that wipes the book out has a finite reward."""
+LOG_FLOOR = math.log(GROWTH_FLOOR)
+
+
+def cost_rate(cost_bps: float, slippage_bps: float) -> float:
+    """Proportional cost per unit of turnover, as a fraction: ``(cost_bps + slippage_bps) / 1e4``."""
+    return (cost_bps + slippage_bps) * 1e-4
+
+
+def borrow_rate_per_period(borrow_rate: float, periods_per_year: int) -> float:
+    """Borrow fee per period on the short notional, from an annual rate (simple, not compounded)."""
+    return borrow_rate / periods_per_year
+
+
+def step_growth(w_drift: X, w: X, r: X, kappa: float, beta: float) -> tuple[X, X, X, X]:
+    """Account one step: trade from ``w_drift`` to ``w`` at t's close, then hold over (t, t+1].
+
+    Args:
+        w_drift: weight held before trading at t (after the previous day's move).
+        w: target weight chosen at t.
+        r: simple return of the asset from t to t+1.
+        kappa: cost per unit of turnover (see :func:`cost_rate`).
+        beta: borrow fee per period on the short notional (see :func:`borrow_rate_per_period`).
+
+    Returns:
+        ``(growth, turnover, cost, w_next)``: equity multiplier ``V[t+1] / V[t]`` (reward = ``log(growth)``),
+        ``|w - w_drift|``, the cost paid as a fraction of equity at t, and the weight at t+1 before trading.
+        When the invested book is wiped out (``gross <= 0``) ``w_next`` is ``w * (1 + r)``: the episode
+        terminates there, so its value is never used.
+    """
+    turnover = abs(w - w_drift)
+    cost = kappa * turnover
+    wr = w * r
+    gross = 1.0 + wr
+    if beta:  # - beta * max(-w, 0) = (w - |w|) * beta / 2, which also works on arrays
+        gross = gross + (w - abs(w)) * (0.5 * beta)
+    w_next = (w + wr) / (gross + (gross <= 0.0))  # (gross <= 0) avoids a division by zero on ruin
+    return (1.0 - cost) * gross, turnover, cost, w_next
+
+
+def portfolio_step_growth(
+    w_drift: np.ndarray, w: np.ndarray, r: np.ndarray, kappa: float, beta: float
+) -> tuple[float, float, float, np.ndarray]:
+    """:func:`step_growth` for a book of N assets: weights and returns (N,), turnover summed over assets."""
+    turnover = float(np.abs(w - w_drift).sum())
+    cost = kappa * turnover
+    gross = 1.0 + float(w @ r) - beta * float(np.maximum(-w, 0.0).sum())
+    w_next = w * (1.0 + r) / (gross if gross > 0.0 else 1.0)
+    return (1.0 - cost) * gross, turnover, cost, w_next
+
+
+def simple_returns(prices: np.ndarray) -> np.ndarray:
+    """Simple returns ``r[t] = p[t] / p[t-1] - 1`` with ``r[0] = 0``; (T,) or (T, N), float64."""
+    prices = np.asarray(prices, dtype=np.float64)
+    if np.any(~np.isfinite(prices)) or np.any(prices <= 0):
+        raise ValueError("prices must be finite and positive")
+    r = np.zeros_like(prices)
+    r[1:] = prices[1:] / prices[:-1] - 1.0
+    return r

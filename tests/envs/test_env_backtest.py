@@ -1,0 +1,90 @@
+"""The backtest pieces on a synthetic Build-like object; one tiny end-to-end training run (slow)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from envs.backtest import BacktestConfig, Period, _parse, aggregate, baseline_runs, run_backtest
+from envs.evaluate import evaluate
+from envs.features import make_features
+from envs.policies import SB3Policy
+from envs.report import summary_table, write_report
+
+
+def _periods(b):
+    periods = {p: Period.of(b.split, p) for p in ("train", "valid", "test")}
+    prices = {p: b.close["DIA"].to_numpy()[s.rows] for p, s in periods.items()}
+    feats = {p: b.latents[s.rows] for p, s in periods.items()}
+    return periods, prices, feats
+
+
+def test_periods_are_the_contiguous_splits(fake_build):
+    periods, _, _ = _periods(fake_build)
+    assert periods["valid"].rows == slice(420, 510) and periods["test"].rows == slice(510, 600)
+    with pytest.raises(ValueError):
+        Period.of(np.array(["train", "test", "train"]), "train")
+
+
+def test_config_checks_and_command_line():
+    assert BacktestConfig(agent="sac").resolved_action_space == "continuous"
+    assert BacktestConfig().resolved_action_space == "discrete"
+    with pytest.raises(ValueError):
+        BacktestConfig(agent="dqn", action_space="continuous")
+    with pytest.raises(ValueError):
+        BacktestConfig(features=("lvae", "umap"))
+    cfg = _parse(["--agent", "a2c", "--timesteps", "100", "--seeds", "2", "--cost-bps", "3", "--features", "pca"])
+    assert (cfg.agent, cfg.timesteps, cfg.seeds, cfg.cost_bps, cfg.features) == ("a2c", 100, 2, 3.0, ("pca",))
+    assert _parse([]) == BacktestConfig()
+
+
+def test_baselines_on_the_test_period(fake_build):
+    _, prices, feats = _periods(fake_build)
+    cfg = BacktestConfig(seeds=2, cost_bps=10)
+    runs = {(r.name, r.seed): r for r in baseline_runs(cfg, feats, prices)}
+    p = prices["test"]
+    bh = runs[("buy_and_hold", 0)].test
+    assert bh.equity[-1] == pytest.approx(0.999 * p[-1] / p[0], rel=1e-12)  # one entry cost, then drift
+    assert runs[("cash", 0)].test.equity[-1] == 1.0
+    assert runs[("random", 0)].test.positions.tolist() != runs[("random", 1)].test.positions.tolist()
+
+
+def test_report_files_and_table(fake_build, tmp_path):
+    _, prices, feats = _periods(fake_build)
+    cfg = BacktestConfig(seeds=3, out=str(tmp_path))
+    runs = baseline_runs(cfg, feats, prices)
+    rows = aggregate(runs, n_trials=1, var_trials=0.0)
+    assert set(rows) == {"buy_and_hold", "cash", "random"} and rows["random"]["seeds"] == [0, 1, 2]
+    sharpes = rows["random"]["metrics"]["sharpe"]["per_seed"]
+    assert rows["random"]["metrics"]["sharpe"]["mean"] == pytest.approx(np.mean(sharpes))
+    from envs.backtest import Report
+
+    dates = np.asarray(fake_build.dates[510:600])
+    report = Report(tmp_path, cfg, fake_build.root, rows, runs, dates, n_trials=1)
+    write_report(report)
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert doc["test_period"] == [str(dates[0])[:10], str(dates[-1])[:10]]
+    assert {p.name for p in tmp_path.glob("*.png")} == {"equity.png", "drawdown.png", "positions.png"}
+    table = summary_table(report)
+    assert len(table.splitlines()) == 2 + 3 and "buy_and_hold" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_tiny_end_to_end_backtest(fake_build, tmp_path):
+    from stable_baselines3 import PPO
+
+    cfg = BacktestConfig(timesteps=512, seeds=1, features=("lvae", "pca"), n_envs=4, n_checkpoints=2,
+                         out=str(tmp_path / "bt"), progress=False)  # fmt: skip
+    report = run_backtest(cfg, build=fake_build)
+    assert list(report.rows) == ["ppo/lvae", "ppo/pca", "buy_and_hold", "cash", "random"]
+    assert report.n_trials == 2 * 2  # two feature sets x two checkpoints on validation
+    run = next(r for r in report.runs if r.name == "ppo/pca")
+    model = PPO.load(run.model_path)
+    _, prices, _ = _periods(fake_build)
+    train = fake_build.split == "train"
+    feats = make_features("pca", fake_build.latents, fake_build.windows, train)[510:600]
+    from envs import LatentTradingEnv
+
+    again = evaluate(SB3Policy(model), LatentTradingEnv(feats, prices["test"], config=cfg.trading_config()))
+    assert np.array_equal(again.rewards, run.test.rewards)  # the saved zip is the selected checkpoint
+    assert (tmp_path / "bt" / "report.md").exists()
