@@ -1,0 +1,237 @@
+"""Run results -> Prefect artifacts: pure builders (Markdown, table rows, links) and one thin publisher.
+
+The builders take what the library wrote (a build manifest, validation results, a backtest report) and
+return strings and lists of dicts; ``publish`` is the only function that talks to Prefect, and it imports
+Prefect lazily, so the builders are tested without it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lvae.validate import PAPER_NUMBERS, results_table
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """What one flow run publishes; keys are lowercase letters, digits and dashes (Prefect's rule)."""
+
+    markdown: dict[str, str] = field(default_factory=dict)  # key -> Markdown
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # key -> rows
+    links: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (path or URL, text)
+
+
+def file_link(path: str | Path) -> str:
+    """file:// URL of a local path (absolute)."""
+    return Path(path).resolve().as_uri()
+
+
+def clean(x: Any, digits: int = 4) -> Any:
+    """A JSON-safe table cell: floats rounded, NaN/inf as None."""
+    if isinstance(x, float):
+        return round(x, digits) if math.isfinite(x) else None
+    return x
+
+
+def _rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: clean(v) for k, v in r.items()} for r in rows]
+
+
+# --- ingest -------------------------------------------------------------------------------------------
+def ingest_markdown(s) -> str:
+    """Summary of an IngestSummary."""
+    return "\n".join(
+        [
+            f"# Market data: {s.source}",
+            "",
+            f"- {len(s.tickers)} tickers, {s.days} trading days {s.first_day} to {s.last_day} "
+            f"({s.bars} bars, {s.repaired_bars} repaired by forward-fill)",
+            f"- data hash `{s.data_hash[:16]}` (sha256 of the aligned panel)",
+            f"- bars kept in `{s.store}`",
+            f"- tickers: {', '.join(s.tickers)}",
+            "",
+        ]
+    )
+
+
+# --- the LVAE build -----------------------------------------------------------------------------------
+def split_rows(manifest: dict) -> list[dict[str, Any]]:
+    """One row per split: samples and first/last window end date."""
+    rows = []
+    for split, n in manifest["split_counts"].items():
+        lo, hi = manifest["split_dates"].get(split, ["", ""])
+        rows.append({"split": split, "samples": n, "first": lo, "last": hi})
+    return rows
+
+
+def build_markdown(root: str, manifest: dict, cache_key: str, reused: bool, plots: dict[str, str]) -> str:
+    """Summary of a pipeline build: data, splits, training, and where every file is."""
+    paths = manifest["paths"]
+    hist = manifest.get("train_history", {})
+    cfg = manifest["config"]
+    how = "reused from the cache (same data hash and config)" if reused else "fitted in this run"
+    lines = [
+        f"# LVAE build `{Path(root).name}`",
+        "",
+        f"Model {how}; cache key `{cache_key}`.",
+        "",
+        f"- data: {len(manifest['tickers'])} tickers {manifest['data_range'][0]} to {manifest['data_range'][1]}, "
+        f"target {manifest['target']}, hash `{manifest['data_hash'][:16]}`",
+        f"- LVAE: latent dims {cfg['latent_dims']}, hidden {cfg['hidden_dims']}, {cfg['epochs']} epochs "
+        f"(warm-up {cfg['warmup_epochs']}); state = layers {cfg['encode_layers']} "
+        f"({len(manifest['latent_columns'])} columns)",
+    ]
+    if "final_elbo" in hist:
+        lines.append(
+            f"- final ELBO: train {hist['final_elbo']:.2f}, validation {clean(hist.get('final_valid_elbo'), 2)}"
+        )
+    lines += ["", "| file | path |", "|---|---|"]
+    lines += [f"| {name} | `{Path(root) / rel}` |" for name, rel in paths.items()]
+    lines.append(f"| manifest | `{Path(root) / 'manifest.json'}` |")
+    lines += [f"| {name} (plot) | `{path}` |" for name, path in plots.items()]
+    return "\n".join(lines) + "\n"
+
+
+def build_artifacts(root: str, manifest: dict, cache_key: str, reused: bool, plots: dict[str, str]) -> Artifacts:
+    links = {f"train-lvae-{name.replace('_', '-')}": (file_link(p), f"{name} plot") for name, p in plots.items()}
+    links["train-lvae-model"] = (file_link(Path(root) / manifest["paths"]["model"]), "fitted LVAE (model.pt)")
+    links["train-lvae-latents"] = (file_link(Path(root) / manifest["paths"]["latents"]), "latents.parquet")
+    return Artifacts(
+        markdown={"train-lvae-summary": build_markdown(root, manifest, cache_key, reused, plots)},
+        tables={"train-lvae-splits": split_rows(manifest)},
+        links=links,
+    )
+
+
+# --- validation ---------------------------------------------------------------------------------------
+FIGURES = ("learning_curves", "kl_per_layer", "latent_pca", "samples")
+
+
+def validation_rows(results: dict) -> list[dict[str, Any]]:
+    """This run's test log-likelihood beside the paper's numbers for the data set (nats; higher is better)."""
+    name = f"{results['model'].upper()} {results['layers']}-layer, {results['epochs']} epochs (this run)"
+    rows = [
+        {
+            "model": name,
+            "log_px_nats": clean(results["test_log_likelihood"], 2),
+            "stderr": clean(results["test_log_likelihood_stderr"], 2),
+            "iw_samples": results["iw_samples"],
+            "source": "this run",
+        }
+    ]
+    for label, value in PAPER_NUMBERS.get(results["dataset"], []):
+        rows.append({"model": label, "log_px_nats": value, "stderr": None, "iw_samples": None, "source": "paper"})
+    return rows
+
+
+def validation_artifacts(results: dict, out: str) -> Artifacts:
+    figures = {f: Path(out) / f"{f}.png" for f in FIGURES}
+    files = "\n".join(f"- {f}: `{p}`" for f, p in figures.items() if p.is_file())
+    md = (
+        results_table(results)
+        + f"\nFiles in `{out}`: results.json, results.md, model.pt, checkpoints/.\n\nFigures:\n{files}\n"
+    )
+    key = f"validate-lvae-{results['dataset']}"
+    return Artifacts(
+        markdown={f"{key}-summary": md},
+        tables={f"{key}-log-likelihood": validation_rows(results)},
+        links={f"{key}-{f.replace('_', '-')}": (file_link(p), f"{f}.png") for f, p in figures.items() if p.is_file()},
+    )
+
+
+# --- backtest -----------------------------------------------------------------------------------------
+BACKTEST_METRICS = ("total_return", "annual_return", "sharpe", "sortino", "max_drawdown", "turnover", "costs_paid")
+
+
+def backtest_rows(report: dict) -> list[dict[str, Any]]:
+    """One row per policy: test-period metrics (mean over seeds), deflated Sharpe, validation Sharpe."""
+    rows = []
+    for name, row in report["rows"].items():
+        r: dict[str, Any] = {"policy": name, "seeds": len(row["seeds"])}
+        r.update({k: clean(row["metrics"][k]["mean"]) for k in BACKTEST_METRICS})
+        r["deflated_sharpe"] = clean(row["deflated_sharpe"]["mean"])
+        r["valid_sharpe"] = clean(row["valid_sharpe"])
+        rows.append(r)
+    return rows
+
+
+def backtest_artifacts(report_root: str, report: dict, build_root: str) -> Artifacts:
+    root = Path(report_root)
+    md = (root / "report.md").read_text() if (root / "report.md").is_file() else ""
+    md = md.replace("![equity](equity.png)", f"Plots: `{root}/equity.png`, `drawdown.png`, `positions.png`")
+    md = md.replace("![drawdown](drawdown.png)\n", "").replace("![positions](positions.png)\n", "")
+    md += f"\nReport: `{root / 'report.md'}`, `{root / 'report.json'}`; models in `{root / 'models'}`; "
+    md += f"build `{build_root}`.\n"
+    plots = {p: root / f"{p}.png" for p in ("equity", "drawdown", "positions")}
+    return Artifacts(
+        markdown={"backtest-summary": md},
+        tables={"backtest-metrics": backtest_rows(report)},
+        links={f"backtest-{p}": (file_link(path), f"{p}.png") for p, path in plots.items() if path.is_file()},
+    )
+
+
+# --- walk-forward -------------------------------------------------------------------------------------
+def fold_rows(results) -> list[dict[str, Any]]:
+    """One row per (fold, seed, feature set): its test block and the agent's and benchmark's Sharpe there."""
+    from envs.metrics import sharpe_ratio, total_return
+
+    rows = []
+    for r in sorted(results, key=lambda r: (r.kind, r.fold, r.seed)):
+        rows.append(
+            {
+                "fold": r.fold,
+                "features": r.kind,
+                "seed": r.seed,
+                "test": f"{r.test_start} to {r.test_end}",
+                "days": len(r.returns),
+                "sharpe": sharpe_ratio(r.returns),
+                "total_return": total_return(r.returns),
+                "buy_and_hold_sharpe": sharpe_ratio(r.benchmark),
+                "checkpoint": r.checkpoint,
+            }
+        )
+    return rows
+
+
+def walk_forward_artifacts(results, summary: list[dict], out: str, build_root: str, runner: str) -> Artifacts:
+    cells = [
+        f"| {s['features']} | {s['seed']} | {s['folds']} | {s['days']} | {clean(s['sharpe'], 2)} | "
+        f"{clean(s['total_return'], 3)} | {clean(s['buy_and_hold_sharpe'], 2)} |"
+        for s in summary
+    ]
+    md = "\n".join(
+        [
+            "# Walk-forward training",
+            "",
+            f"{len(results)} fold x seed x feature-set tasks on the {runner} task runner; build `{build_root}`.",
+            "Test blocks are chained in time (out of sample for the encoder and the agent).",
+            "",
+            "| features | seed | folds | days | Sharpe | total return | buy-and-hold Sharpe |",
+            "|---|---|---|---|---|---|---|",
+            *cells,
+            "",
+            f"Models: `{Path(out) / 'models'}`; per-fold results: `{Path(out) / 'folds.json'}`.",
+            "",
+        ]
+    )
+    return Artifacts(
+        markdown={"train-agent-summary": md},
+        tables={"train-agent-folds": _rows(fold_rows(results)), "train-agent-out-of-sample": _rows(summary)},
+        links={"train-agent-models": (file_link(Path(out) / "models"), "trained agents")},
+    )
+
+
+# --- publishing (the only Prefect calls) --------------------------------------------------------------
+def publish(artifacts: Artifacts) -> None:
+    """Create the artifacts in the current flow run."""
+    from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+
+    for key, md in artifacts.markdown.items():
+        create_markdown_artifact(markdown=md, key=key)
+    for key, rows in artifacts.tables.items():
+        create_table_artifact(table=_rows(rows), key=key)
+    for key, (link, text) in artifacts.links.items():
+        create_link_artifact(link=link, link_text=text, key=key)

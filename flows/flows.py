@@ -1,0 +1,166 @@
+"""The five flows: thin compositions of the library's functions (as tasks), each publishing its artifacts.
+
+    ingest-market-data  fetch or read the bars, validate, align, hash                  (BuildConfig)
+    train-lvae          ingest -> fit the LVAE and encode (cached on data hash + config)  (BuildConfig)
+    validate-lvae       dataset download -> train and score as the paper does          (ValidateConfig)
+    backtest            the envs backtest on a build (latest, given, or trained here)  (BacktestConfig)
+    train-agent         walk-forward folds x seeds as mapped tasks; Dask when given an address
+
+Parameters are the library's frozen config dataclasses (the same the CLIs build), plus NetworkRetry for the
+network steps; from the CLI or the API they are JSON objects whose missing fields take the defaults, e.g.
+``prefect deployment run train-lvae/default --param cfg='{"epochs": 5}'``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prefect import flow, get_run_logger, unmapped
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from envs.backtest import BacktestConfig
+from flows import artifacts, steps, tasks
+from flows.config import NetworkRetry, WalkForwardConfig
+from flows.walk_forward import FoldResult, FoldSpec, plan_folds, summarize_folds
+from lvae.validate import ValidateConfig
+from pipeline.build import BuildConfig, load_build
+
+# Parameter defaults: frozen (immutable) instances, so sharing one across calls is safe.
+BUILD, RETRY, VALIDATE = BuildConfig(), NetworkRetry(), ValidateConfig()
+BACKTEST, WALK_FORWARD = BacktestConfig(), WalkForwardConfig()
+NO_RETRY = NetworkRetry(retries=0)
+
+
+@dataclass(frozen=True)
+class TrainLVAEResult:
+    """What train-lvae returns."""
+
+    build: str  # the build directory (model.pt, latents.parquet, manifest.json, ...)
+    data_hash: str
+    cache_key: str
+    reused: bool  # True when the fitted model came from the cache
+
+
+def _ingest(cfg: BuildConfig, retry: NetworkRetry) -> steps.IngestSummary:
+    """The ingest task; retried only when it goes to the network (yfinance)."""
+    return tasks.with_retry(tasks.ingest, retry if cfg.source == "yfinance" else NO_RETRY)(cfg)
+
+
+@flow(name="ingest-market-data", persist_result=True)
+def ingest_market_data(cfg: BuildConfig = BUILD, retry: NetworkRetry = RETRY) -> steps.IngestSummary:
+    """Fetch (yfinance, into the local cache) or read (embedded, CSV) the daily bars; validate, align, hash."""
+    summary = _ingest(cfg, retry)
+    artifacts.publish(artifacts.Artifacts(markdown={"ingest-summary": artifacts.ingest_markdown(summary)}))
+    return summary
+
+
+@flow(name="train-lvae", persist_result=True)
+def train_lvae(cfg: BuildConfig = BUILD, retry: NetworkRetry = RETRY) -> TrainLVAEResult:
+    """Ingest, then window, fit and encode; unchanged data and config reuse the fitted model."""
+    log = get_run_logger()
+    summary = _ingest(cfg, retry)
+    key = steps.build_cache_key(summary.data_hash, cfg)
+    state = tasks.fit_build(cfg, summary.data_hash, return_state=True)
+    root, reused = state.result(), state.name == "Cached"
+    if not steps.build_complete(root):  # the cached directory was deleted: fit again
+        log.warning(f"cached build {root} is gone; fitting again")
+        root, reused = tasks.fit_build.with_options(refresh_cache=True)(cfg, summary.data_hash), False
+    log.info(f"build {'reused' if reused else 'fitted'}: {root} (cache key {key})")
+    plots = {"latent_pca": tasks.plot_latents(root)}
+    manifest = steps.read_manifest(root)
+    artifacts.publish(artifacts.build_artifacts(root, manifest, key, reused, plots))
+    return TrainLVAEResult(build=root, data_hash=summary.data_hash, cache_key=key, reused=reused)
+
+
+@flow(name="validate-lvae", persist_result=True)
+def validate_lvae(cfg: ValidateConfig = VALIDATE, retry: NetworkRetry = RETRY) -> dict:
+    """The paper's benchmark (MNIST, OMNIGLOT, NORB): download, train, score L_K; results beside the paper's."""
+    log = get_run_logger()
+    data = tasks.with_retry(tasks.fetch_dataset, retry)(cfg)
+    log.info(f"{data.name}: {data.train_examples} train / {data.test_examples} test examples {data.image_shape}")
+    results = tasks.validate(cfg)
+    if not steps.validation_complete(cfg):  # the cached output directory was deleted
+        results = tasks.validate.with_options(refresh_cache=True)(cfg)
+    artifacts.publish(artifacts.validation_artifacts(results, cfg.out))
+    return results
+
+
+def _build_for(cfg: BacktestConfig, lvae: BuildConfig) -> str:
+    """cfg.build, else the latest build under lvae.runs_dir, else a new one from the train-lvae subflow."""
+    root = tasks.resolve_build(cfg, lvae.runs_dir)
+    if root is None:
+        get_run_logger().info("no completed build found: running train-lvae")
+        root = train_lvae(lvae).build
+    return root
+
+
+@flow(name="backtest", persist_result=True)
+def backtest(cfg: BacktestConfig = BACKTEST, lvae: BuildConfig = BUILD) -> str:
+    """Train agents on a build's training split, select on validation, score the test period with costs.
+
+    ``lvae`` configures the build made when ``cfg.build`` is unset and no completed build exists."""
+    root = _build_for(cfg, lvae)
+    report_root = tasks.backtest(cfg, root)
+    if not steps.backtest_complete(report_root):
+        report_root = tasks.backtest.with_options(refresh_cache=True)(cfg, root)
+    artifacts.publish(artifacts.backtest_artifacts(report_root, steps.read_report(report_root), root))
+    return report_root
+
+
+@flow(name="train-agent-folds")
+def train_agent_folds(cfg: BacktestConfig, build_root: str, folds: list[FoldSpec], out: str) -> list[FoldResult]:
+    """Fan-out: one mapped task per (feature set, fold, seed) on this flow's task runner."""
+    combos = [(k, f, s) for k in cfg.features for f in folds for s in range(cfg.seeds)]
+    futures = tasks.run_fold.map(
+        cfg=unmapped(cfg),
+        build_root=unmapped(build_root),
+        fold=[f for _, f, _ in combos],
+        seed=[s for _, _, s in combos],
+        kind=[k for k, _, _ in combos],
+        out=unmapped(out),
+    )
+    return futures.result()
+
+
+def fan_out_flow(dask_address: str | None):
+    """train-agent-folds on a Dask cluster when given its address (tcp://host:8786), else here, one at a time.
+
+    Here the folds run one after another: stable-baselines3 seeds the process-wide RNGs, so agents trained
+    in parallel threads of one process draw from one another's streams and are not reproducible. Dask
+    workers are processes (one task per worker thread; use --nthreads 1), and give the same numbers."""
+    if not dask_address:
+        return train_agent_folds.with_options(task_runner=ThreadPoolTaskRunner(max_workers=1))
+    from prefect_dask import DaskTaskRunner
+
+    return train_agent_folds.with_options(task_runner=DaskTaskRunner(address=dask_address))
+
+
+@flow(name="train-agent", persist_result=True)
+def train_agent(
+    cfg: BacktestConfig = BACKTEST,
+    walk_forward: WalkForwardConfig = WALK_FORWARD,
+    dask_address: str | None = None,
+    out: str | None = None,
+    lvae: BuildConfig = BUILD,
+) -> str:
+    """Walk-forward training: folds x seeds x feature sets as mapped tasks, out of sample for encoder and agent.
+
+    dask_address: a Dask scheduler (``tcp://host:8786``) to run the folds on; None runs them on this machine.
+    out: output directory (None: runs/agents/<UTC timestamp>-<agent>).
+    """
+    root = _build_for(cfg, lvae)
+    purge = int(steps.read_manifest(root)["purge"])
+    folds = plan_folds(load_build(root).split, purge, walk_forward)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = str(Path(out or Path("runs/agents") / f"{stamp}-{cfg.agent}").resolve())  # workers have other cwds
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    results = fan_out_flow(dask_address)(cfg, root, folds, out_dir)
+    summary = summarize_folds(results)
+    doc = {"build": root, "folds": [asdict(f) for f in folds], "results": [asdict(r) for r in results]}
+    (Path(out_dir) / "folds.json").write_text(json.dumps(doc, indent=1))
+    runner = f"Dask ({dask_address})" if dask_address else "thread-pool"
+    artifacts.publish(artifacts.walk_forward_artifacts(results, summary, out_dir, root, runner))
+    return out_dir
