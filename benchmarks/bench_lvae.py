@@ -20,9 +20,7 @@ from lvae import MNIST_PAPER, HierarchicalVAE, LadderVAE, iw_log_likelihood, war
 
 def linear_flops(model: torch.nn.Module, rows: int) -> float:
     """Multiply-add FLOPs (2 per MAC) of one forward pass of `rows` rows through every Linear of the model."""
-    return sum(
-        2.0 * rows * m.in_features * m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear)
-    )
+    return sum(2.0 * rows * m.in_features * m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear))
 
 
 def matmul_rate(n: int = 2048, repeats: int = 10) -> float:
