@@ -40,7 +40,16 @@ def section(runs: list[dict]) -> str:
     by_model = {r["model"]: r for r in runs}
     if {"lvae", "vae"} <= by_model.keys():
         gap = by_model["lvae"]["test_log_likelihood"] - by_model["vae"]["test_log_likelihood"]
-        lines += ["", f"LVAE minus VAE at the same budget: {gap:+.2f} nats."]
+        lvae, vae = by_model["lvae"], by_model["vae"]
+        lines += [
+            "",
+            f"LVAE minus VAE at the same budget: {gap:+.2f} nats in L{r0['iw_samples']} on the "
+            f"{r0['iw_examples']} images (within one standard error), "
+            f"{lvae['test_elbo'] - vae['test_elbo']:+.2f} nats in ELBO on all {r0['test_examples']}; "
+            f"ELBO on the {r0['iw_examples']} images: LVAE {lvae['test_elbo_iw_examples']:.2f}, "
+            f"VAE {vae['test_elbo_iw_examples']:.2f} (the first images are easier than the whole test set). "
+            f"Active units: LVAE {sum(lvae['active_units'])}, VAE {sum(vae['active_units'])}.",
+        ]
     lines += ["", f"Machine: {r0['machine']}. Commands:", ""]
     for r in runs:
         c = r["config"]
