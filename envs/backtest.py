@@ -134,15 +134,16 @@ class Period:
 
 def load_or_build(cfg: BacktestConfig) -> Any:
     """The pipeline build to use: ``cfg.build``, else the latest completed build, else a fresh one."""
-    import pipeline
+    # From the submodule: the package attribute `pipeline.build` is the module once anything imported it.
+    from pipeline.build import BuildConfig, build, latest_build, load_build
 
     if cfg.build is not None:
-        return pipeline.load_build(cfg.build)
-    latest = pipeline.latest_build()
+        return load_build(cfg.build)
+    latest = latest_build()
     if latest is not None:
-        return pipeline.load_build(latest)
+        return load_build(latest)
     print("no pipeline build found: building one (runs/builds/)")
-    return pipeline.build(pipeline.BuildConfig(), progress=cfg.progress)
+    return build(BuildConfig(), progress=cfg.progress)
 
 
 # --- training -----------------------------------------------------------------------------------------
