@@ -217,14 +217,14 @@ def train_and_select(
             self.next = every
 
         def _on_step(self) -> bool:
-            if self.num_timesteps >= self.next and len(sharpes) < cfg.n_checkpoints:
+            # The last of the n checkpoints is always the end of training, scored after learn() returns.
+            if self.num_timesteps >= self.next and len(sharpes) < cfg.n_checkpoints - 1:
                 self.next += every
                 check(self.num_timesteps)
             return True
 
     model.learn(cfg.timesteps, callback=Checkpoints(), progress_bar=cfg.progress and _has_progress_bar())
-    if len(sharpes) < cfg.n_checkpoints:  # the last checkpoint is the end of training
-        check(model.num_timesteps)
+    check(model.num_timesteps)  # the final weights are always a candidate
     model.policy.load_state_dict(best["state"])
     model_path.parent.mkdir(parents=True, exist_ok=True)
     model.save(model_path)
