@@ -11,10 +11,15 @@ Preprocessing (per dataset):
   Bernoulli(train_x) each epoch); test_x binarised ONCE with `np.random.default_rng(seed)`.
 - binarized-mnist: Larochelle & Murray's fixed stochastic binarisation; train = train+valid (60,000),
   test 10,000; no labels exist, so train_y/test_y are -1.
-- omniglot: the IWAE `omniglot/chardata.mat` (24,345/8,070, 28x28) when present, else the official
-  background (train) / evaluation (test) zips: 105x105 PNGs resized to 28x28 (PIL Lanczos, i.e.
-  antialiased), inverted so strokes are 1. Labels are ALPHABET indices (0-29 background, 30-49 evaluation;
-  chardata: argmax of `target`). Dynamic binarisation like MNIST. The resized zip arrays are cached as .npz.
+- omniglot: the official background / evaluation zips (`images_background/<Alphabet>/characterNN/NNNN_DD.png`,
+  DD = the drawer, 1-20, one image per drawer and character): 105x105 PNGs resized to 28x28 (PIL Lanczos, i.e.
+  antialiased), inverted so strokes are 1. `omniglot_split="drawer"` (default, the LVAE/IWAE setting, as in
+  the original code): all 50 alphabets in both sets, drawers 1-15 train, 16-20 test (24,345 / 8,115); the
+  IWAE `omniglot/chardata.mat` (24,345/8,070, 28x28), itself such a split, is used instead when present.
+  `omniglot_split="alphabet"`: background zip = train, evaluation zip = test (19,280 / 13,180, test
+  alphabets unseen). Labels are ALPHABET indices over all 50 (0-29 background, 30-49 evaluation; chardata:
+  argmax of `target`). Dynamic binarisation like MNIST. The resized zip arrays (with alphabets and drawers)
+  are cached as .npz; both splits are cut from that one cache.
 - norb: smallNORB binary matrices; the LEFT image of each stereo pair (camera 0, as the LVAE code does), 96x96
   -> 32x32 bicubic (PIL), scaled to [0, 1], Gaussian likelihood. Also cached as .npz.
 """
@@ -36,11 +41,15 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 DATASET_NAMES = ("mnist", "binarized-mnist", "omniglot", "norb")
-_CACHE_VERSION = 1  # bump when preprocessing of a cached dataset changes
+OMNIGLOT_SPLITS = ("drawer", "alphabet")  # see the module docstring
+# Bump a dataset's version when the preprocessing or the layout of its cache changes (it is part of the key).
+# omniglot 2: the cache holds each zip's images, alphabets and drawers, not a fixed train/test split.
+_CACHE_VERSIONS = {"omniglot": 2, "norb": 1}
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,7 @@ def load_dataset(
     *,
     download: bool = True,
     cache_dir: str | Path | None = None,
+    omniglot_split: str = "drawer",
 ) -> ImageDataset:
     """Load one of DATASET_NAMES.
 
@@ -102,14 +112,22 @@ def load_dataset(
     download: fetch missing files from the official URLs; False raises FileNotFoundError instead.
     cache_dir: where derived .npz arrays go (omniglot zips, norb); default $LVAE_CACHE_DIR, else
         ~/.cache/ladder-trader/derived. A failing cache write only warns.
+    omniglot_split: one of OMNIGLOT_SPLITS: "drawer" (all alphabets in both sets; drawers 1-15 train, 16-20
+        test; chardata.mat when present) or "alphabet" (background zip train, evaluation zip test). Checked
+        for every dataset, used by omniglot only.
     """
     if name not in _LOADERS:
         raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)}")
+    if omniglot_split not in OMNIGLOT_SPLITS:
+        raise ValueError(f"unknown omniglot_split {omniglot_split!r}; valid: {', '.join(OMNIGLOT_SPLITS)}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be a positive int or None, got {limit!r}")
     root = Path(data_dir if data_dir is not None else _default_data_dir()).expanduser()
     cache = Path(cache_dir if cache_dir is not None else _default_cache_dir()).expanduser()
-    ds = _LOADERS[name](root, seed, download, cache)
+    if name == "omniglot":
+        ds = _load_omniglot(root, seed, download, cache, omniglot_split)
+    else:
+        ds = _LOADERS[name](root, seed, download, cache)
     return _take_first(ds, limit) if limit is not None else ds
 
 
@@ -214,16 +232,19 @@ def _require(
 def _cache_path(cache_dir: Path, dataset: str, sources: Sequence[Path]) -> Path:
     """Cache file keyed by the preprocessing version and each source's name, size and mtime."""
     stats = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sources]
-    key = hashlib.sha256(json.dumps([_CACHE_VERSION, dataset, stats]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([_CACHE_VERSIONS[dataset], dataset, stats]).encode()).hexdigest()[:16]
     return cache_dir / f"{dataset}-{key}.npz"
 
 
-def _load_cache(path: Path) -> dict[str, np.ndarray] | None:
+def _load_cache(path: Path, keys: Sequence[str]) -> dict[str, np.ndarray] | None:
+    """The cached arrays `keys`, or None when the file is absent, unreadable or lacks one of them."""
     if not path.is_file():
         return None
     try:
         with np.load(path) as npz:
-            return {k: npz[k] for k in npz.files}
+            if not set(keys) <= set(npz.files):
+                return None  # another layout: rebuild it
+            return {k: npz[k] for k in keys}
     except (OSError, ValueError, zipfile.BadZipFile):
         return None  # unreadable cache: rebuild it
 
@@ -376,17 +397,37 @@ _OMNIGLOT_MD5 = {  # md5 of the official zips (as in torchvision)
     "images_evaluation": "6b91aef0f799c5bb55b94e3f2daec811",
 }
 OMNIGLOT_SIDE = 28  # resized image side
+OMNIGLOT_TRAIN_DRAWERS = 15  # drawer split: drawers 1-15 train, 16-20 test (as the original LVAE code)
+OMNIGLOT_DRAWERS = 20  # drawers (people who drew each character once), numbered 1-20 in the PNG names
 
 
-def omniglot_from_zip(path: str | Path, side: int = OMNIGLOT_SIDE) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, side, side) uint8 (strokes 255) and alphabet indices (N,) from an Omniglot zip.
+class OmniglotZip(NamedTuple):
+    """One Omniglot zip, its PNGs in sorted order."""
 
-    Entries `<set>/<Alphabet>/characterNN/*.png`, taken in sorted order; alphabets numbered in sorted order.
+    images: np.ndarray  # (N, side, side) uint8, strokes 255
+    alphabets: np.ndarray  # (N,) int64 alphabet index, alphabets numbered in sorted order from 0
+    drawers: np.ndarray  # (N,) int64 drawer 1-20, the `_DD` suffix of the PNG name
+
+
+def omniglot_drawer(name: str) -> int:
+    """The drawer of an Omniglot PNG, the `DD` of `.../NNNN_DD.png` (1-20); ValueError for another name."""
+    stem = name.rsplit("/", 1)[-1].removesuffix(".png")
+    _, sep, digits = stem.rpartition("_")
+    if not sep or not digits.isdigit() or not 1 <= int(digits) <= OMNIGLOT_DRAWERS:
+        raise ValueError(f"omniglot: {name!r} is not named <image>_<drawer 01-{OMNIGLOT_DRAWERS}>.png")
+    return int(digits)
+
+
+def omniglot_from_zip(path: str | Path, side: int = OMNIGLOT_SIDE) -> OmniglotZip:
+    """Images, alphabet indices and drawers of an Omniglot zip.
+
+    Entries `<set>/<Alphabet>/characterNN/NNNN_DD.png`, taken in sorted order; alphabets numbered in sorted order.
     """
     from PIL import Image
 
     with zipfile.ZipFile(path) as zf:
         names = sorted(n for n in zf.namelist() if n.endswith(".png"))
+        drawers = np.array([omniglot_drawer(n) for n in names], np.int64)  # checks every name before decoding
         alphabets = sorted({n.split("/")[-3] for n in names})
         index = {a: i for i, a in enumerate(alphabets)}
         images = np.empty((len(names), side, side), np.uint8)
@@ -395,28 +436,51 @@ def omniglot_from_zip(path: str | Path, side: int = OMNIGLOT_SIDE) -> tuple[np.n
                 small = im.convert("L").resize((side, side), Image.Resampling.LANCZOS)
             images[i] = 255 - np.asarray(small)  # PNG strokes are black: invert so strokes are 1
     labels = np.array([index[n.split("/")[-3]] for n in names], np.int64)
-    return images, labels
+    return OmniglotZip(images, labels, drawers)
 
 
-def _omniglot_zip_arrays(folder: Path, download: bool, cache_dir: Path) -> dict[str, np.ndarray]:
+def split_omniglot(background: OmniglotZip, evaluation: OmniglotZip, split: str) -> dict[str, np.ndarray]:
+    """Train/test images (uint8) and alphabet labels (0-29 background, 30-49 evaluation) for `split`.
+
+    "drawer": both zips (background first, each in sorted order), drawers 1-15 train, 16-20 test.
+    "alphabet": background train, evaluation test.
+    """
+    offset = int(background.alphabets.max()) + 1 if len(background.alphabets) else 0
+    images = np.concatenate([background.images, evaluation.images])
+    labels = np.concatenate([background.alphabets, evaluation.alphabets + offset])
+    if split == "drawer":
+        drawers = np.concatenate([background.drawers, evaluation.drawers])
+        is_train = drawers <= OMNIGLOT_TRAIN_DRAWERS
+    elif split == "alphabet":
+        is_train = np.arange(len(images)) < len(background.images)
+    else:
+        raise ValueError(f"unknown omniglot_split {split!r}; valid: {', '.join(OMNIGLOT_SPLITS)}")
+    return {
+        "train": images[is_train],
+        "train_y": labels[is_train],
+        "test": images[~is_train],
+        "test_y": labels[~is_train],
+    }
+
+
+def _omniglot_zip_arrays(folder: Path, download: bool, cache_dir: Path, split: str) -> dict[str, np.ndarray]:
     paths = []
     for stem, md5 in _OMNIGLOT_MD5.items():
         spec = RemoteFile(f"{stem}.zip", (f"{_OMNIGLOT_URL}{stem}.zip",), md5, "md5")
         paths.append(_require("omniglot", folder, spec, download))
     cache = _cache_path(cache_dir, "omniglot", paths)
-    arrays = _load_cache(cache)
+    sets = ("background", "evaluation")
+    keys = [f"{s}_{field}" for s in sets for field in OmniglotZip._fields]
+    arrays = _load_cache(cache, keys)
     if arrays is None:
-        train, train_y = omniglot_from_zip(paths[0])
-        test, test_y = omniglot_from_zip(paths[1])
-        test_y = test_y + (train_y.max() + 1)  # evaluation alphabets follow the 30 background ones
-        arrays = {"train": train, "train_y": train_y, "test": test, "test_y": test_y}
+        zips = dict(zip(sets, (omniglot_from_zip(p) for p in paths), strict=True))
+        arrays = {f"{s}_{field}": getattr(zips[s], field) for s in sets for field in OmniglotZip._fields}
         _save_cache(cache, arrays)
-    return {
-        "train": arrays["train"].reshape(len(arrays["train"]), -1).astype(np.float32) / 255.0,
-        "train_y": arrays["train_y"],
-        "test": arrays["test"].reshape(len(arrays["test"]), -1).astype(np.float32) / 255.0,
-        "test_y": arrays["test_y"],
-    }
+    background, evaluation = (OmniglotZip(*(arrays[f"{s}_{f}"] for f in OmniglotZip._fields)) for s in sets)
+    out = split_omniglot(background, evaluation, split)
+    for part in ("train", "test"):
+        out[part] = out[part].reshape(len(out[part]), -1).astype(np.float32) / 255.0
+    return out
 
 
 def read_chardata(path: str | Path) -> dict[str, np.ndarray]:
@@ -441,13 +505,13 @@ def read_chardata(path: str | Path) -> dict[str, np.ndarray]:
     }
 
 
-def _load_omniglot(root: Path, seed: int, download: bool, cache_dir: Path) -> ImageDataset:
+def _load_omniglot(root: Path, seed: int, download: bool, cache_dir: Path, split: str = "drawer") -> ImageDataset:
     folder = root / "omniglot"
     chardata = folder / "chardata.mat"
-    if chardata.is_file():  # the IWAE/LVAE split, preferred when present
+    if split == "drawer" and chardata.is_file():  # the IWAE/LVAE split, preferred when present
         arrays = read_chardata(chardata)
     else:
-        arrays = _omniglot_zip_arrays(folder, download, cache_dir)
+        arrays = _omniglot_zip_arrays(folder, download, cache_dir, split)
     return ImageDataset(
         name="omniglot",
         train_x=arrays["train"],
@@ -531,7 +595,7 @@ def _load_norb(root: Path, seed: int, download: bool, cache_dir: Path) -> ImageD
         for key, (name, md5) in _NORB_FILES.items()
     }
     cache = _cache_path(cache_dir, "norb", list(paths.values()))
-    arrays = _load_cache(cache)
+    arrays = _load_cache(cache, ("train", "train_y", "test", "test_y"))
     if arrays is None:
         arrays = {}
         for split in ("train", "test"):

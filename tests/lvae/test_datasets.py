@@ -18,6 +18,7 @@ from lvae.datasets import (
     ImageDataset,
     binarize,
     load_dataset,
+    omniglot_drawer,
     parse_amat,
     parse_norb_matrix,
     read_idx,
@@ -46,14 +47,25 @@ def binarized_mnist(shared_datasets: Path) -> ImageDataset:
 
 @pytest.fixture(scope="session")
 def omniglot_loads(shared_datasets: Path, tmp_path_factory: pytest.TempPathFactory):
-    """First (builds the .npz cache) and second (reads it) Omniglot load, with their durations in seconds."""
+    """First (builds the .npz cache) and second (reads it) Omniglot load of the default drawer split, with their
+    durations in seconds: the only read of the zips in the session."""
     cache = tmp_path_factory.mktemp("omniglot-cache")
     start = time.perf_counter()
     first = load_dataset("omniglot", shared_datasets, download=False, cache_dir=cache)
     middle = time.perf_counter()
-    second = load_dataset("omniglot", shared_datasets, download=False, cache_dir=cache)
+    second = load_dataset("omniglot", shared_datasets, download=False, cache_dir=cache, omniglot_split="drawer")
     end = time.perf_counter()
     return first, second, middle - start, end - middle, cache
+
+
+@pytest.fixture(scope="session")
+def omniglot_alphabet(shared_datasets: Path, omniglot_loads):
+    """The alphabet split, cut from the cache the drawer loads built, with its load time in seconds."""
+    start = time.perf_counter()
+    ds = load_dataset(
+        "omniglot", shared_datasets, download=False, cache_dir=omniglot_loads[4], omniglot_split="alphabet"
+    )
+    return ds, time.perf_counter() - start
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -152,27 +164,64 @@ def test_parse_amat() -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def test_omniglot_counts_values_and_labels(omniglot_loads) -> None:
+def _omniglot_cache(cache: Path) -> dict[str, np.ndarray]:
+    (path,) = cache.iterdir()
+    with np.load(path) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def test_omniglot_drawer_split_counts_values_and_labels(omniglot_loads) -> None:
     ds = omniglot_loads[0]
-    assert ds.train_x.shape == (19280, 784) and ds.test_x.shape == (13180, 784)
+    assert ds.train_x.shape == (24345, 784) and ds.test_x.shape == (8115, 784)
     assert ds.train_x.min() == 0.0 and ds.train_x.max() == 1.0
     assert _is_binary(ds.test_x)
     # strokes are 1 on a 0 background: the border is blank and ink covers ~8% of the image
     assert ds.train_x.reshape(-1, 28, 28)[:, 0, :].mean() < 0.01
     assert 0.05 < ds.train_x.mean() < 0.12
-    # labels are alphabet indices: 30 background alphabets (0-29), 20 evaluation ones (30-49), 20 drawers each
+    # labels are alphabet indices over all 50 alphabets, every one in both sets: each character has 15 train
+    # drawers and 5 test drawers, so each alphabet has exactly 3x as many train images as test images
+    assert np.unique(ds.train_y).tolist() == list(range(50))
+    assert np.unique(ds.test_y).tolist() == list(range(50))
+    train_counts, test_counts = np.bincount(ds.train_y), np.bincount(ds.test_y)
+    assert (train_counts == 3 * test_counts).all() and (test_counts % 5 == 0).all()
+    assert test_counts[:30].sum() == 19280 // 4 and test_counts[30:].sum() == 13180 // 4
+    assert (ds.likelihood, ds.dynamic_binarize, ds.image_shape) == ("bernoulli", True, (28, 28))
+
+
+def test_omniglot_drawer_split_is_drawers_1_to_15_vs_16_to_20(omniglot_loads) -> None:
+    ds, cache = omniglot_loads[0], omniglot_loads[4]
+    cached = _omniglot_cache(cache)
+    drawers = np.concatenate([cached["background_drawers"], cached["evaluation_drawers"]])
+    images = np.concatenate([cached["background_images"], cached["evaluation_images"]]).reshape(-1, 784)
+    assert len(cached["background_drawers"]) == 19280 and len(cached["evaluation_drawers"]) == 13180
+    assert np.bincount(drawers).tolist() == [0] + [1623] * 20  # 1,623 characters, one image per drawer
+    np.testing.assert_array_equal(ds.train_x, images[drawers <= 15] / np.float32(255))
+    test_intensity = images[drawers >= 16] / np.float32(255)
+    np.testing.assert_array_equal(ds.test_x, binarize(test_intensity, np.random.default_rng(0)))
+
+
+def test_omniglot_alphabet_split_counts_and_labels(omniglot_alphabet, omniglot_loads) -> None:
+    ds, seconds = omniglot_alphabet
+    assert ds.train_x.shape == (19280, 784) and ds.test_x.shape == (13180, 784)
+    # 30 background alphabets (0-29) train, 20 evaluation ones (30-49) test, 20 drawers per character
     assert np.unique(ds.train_y).tolist() == list(range(30))
     assert np.unique(ds.test_y).tolist() == list(range(30, 50))
-    assert np.bincount(ds.train_y).sum() == 19280 and (np.bincount(ds.train_y) % 20 == 0).all()
-    assert (ds.likelihood, ds.dynamic_binarize, ds.image_shape) == ("bernoulli", True, (28, 28))
+    assert (np.bincount(ds.train_y) % 20 == 0).all() and (np.bincount(ds.test_y)[30:] % 20 == 0).all()
+    cached = _omniglot_cache(omniglot_loads[4])  # cut from the drawer split's cache, not a second zip read
+    np.testing.assert_array_equal(ds.train_x, cached["background_images"].reshape(-1, 784) / np.float32(255))
+    assert seconds < omniglot_loads[2] / 5, (omniglot_loads[2], seconds)
 
 
 def test_omniglot_second_load_reads_the_cache(omniglot_loads) -> None:
     first, second, first_s, second_s, cache = omniglot_loads
     assert np.array_equal(first.train_x, second.train_x)
     assert np.array_equal(first.test_x, second.test_x)
+    assert np.array_equal(first.test_y, second.test_y)
     files = sorted(p.name for p in cache.iterdir())
     assert len(files) == 1 and files[0].startswith("omniglot-") and files[0].endswith(".npz")  # no .part left
+    assert sorted(_omniglot_cache(cache)) == [
+        f"{s}_{f}" for s in ("background", "evaluation") for f in ("alphabets", "drawers", "images")
+    ]
     assert second_s < first_s / 5, (first_s, second_s)
 
 
@@ -182,15 +231,102 @@ def test_omniglot_resize_matches_pil_on_one_png(omniglot_loads, shared_datasets:
     with zipfile.ZipFile(shared_datasets / "omniglot/images_background.zip") as zf:
         first_png = sorted(n for n in zf.namelist() if n.endswith(".png"))[0]
         img = Image.open(io.BytesIO(zf.read(first_png))).convert("L")
+    assert first_png.endswith("_01.png")  # drawer 1: the first training image of the drawer split
     expected = 1.0 - np.asarray(img.resize((28, 28), Image.Resampling.LANCZOS), np.float32) / 255.0
     np.testing.assert_allclose(omniglot_loads[0].train_x[0].reshape(28, 28), expected, atol=1e-6)
 
 
-def test_omniglot_prefers_iwae_chardata(tmp_path: Path, shared_datasets: Path) -> None:
+# Tiny Omniglot zips: 28x28 PNGs (no resize) whose k-th image has exactly k ink pixels, so row sums name images.
+# (zip, alphabet, character, image number, drawers); alphabets 0 Alpha, 1 Beta (background), 2 Gamma (evaluation)
+TINY_OMNIGLOT = [
+    ("images_background", "Alpha", "character01", "0001", list(range(1, 21))),  # images 1-20
+    ("images_background", "Beta", "character01", "0002", [3, 15, 16, 20]),  # images 21-24
+    ("images_evaluation", "Gamma", "character01", "0100", [1, 16]),  # images 25, 26
+]
+
+
+def _write_tiny_omniglot(folder: Path, entries=TINY_OMNIGLOT) -> None:
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    k, files = 0, {}
+    for stem, alphabet, character, number, drawers in entries:
+        for drawer in drawers:
+            k += 1
+            image = np.full(784, 255, np.uint8)
+            image[:k] = 0  # k black (ink) pixels
+            buf = io.BytesIO()
+            Image.fromarray(image.reshape(28, 28)).save(buf, "PNG")
+            name = f"{stem}/{alphabet}/{character}/{number}_{drawer:02d}.png"
+            files.setdefault(stem, []).append((name, buf.getvalue()))
+    for stem in ("images_background", "images_evaluation"):
+        with zipfile.ZipFile(folder / f"{stem}.zip", "w") as zf:
+            for name, data in reversed(files.get(stem, [])):  # written unsorted: the loader sorts
+                zf.writestr(name, data)
+
+
+def test_omniglot_splits_tiny_zips_exactly(tmp_path: Path) -> None:
+    _write_tiny_omniglot(tmp_path / "omniglot")
+    cache = tmp_path / "cache"
+
+    def ink(x: np.ndarray) -> list[int]:
+        return x.sum(axis=1).astype(int).tolist()
+
+    drawer = load_dataset("omniglot", tmp_path, download=False, cache_dir=cache)
+    assert ink(drawer.train_x) == [*range(1, 16), 21, 22, 25]  # drawers 1-15 of every alphabet
+    assert drawer.train_y.tolist() == [0] * 15 + [1, 1, 2]
+    assert ink(drawer.test_x) == [16, 17, 18, 19, 20, 23, 24, 26]  # drawers 16-20
+    assert drawer.test_y.tolist() == [0] * 5 + [1, 1, 2]
+    assert _is_binary(drawer.train_x) and _is_binary(drawer.test_x)
+
+    (cache_file,) = cache.iterdir()
+    built = cache_file.stat().st_mtime_ns
+    alphabet = load_dataset("omniglot", tmp_path, download=False, cache_dir=cache, omniglot_split="alphabet")
+    assert ink(alphabet.train_x) == list(range(1, 25)) and alphabet.train_y.tolist() == [0] * 20 + [1] * 4
+    assert ink(alphabet.test_x) == [25, 26] and alphabet.test_y.tolist() == [2, 2]  # after the 2 background ones
+    again = load_dataset("omniglot", tmp_path, download=False, cache_dir=cache)
+    np.testing.assert_array_equal(again.train_x, drawer.train_x)
+    np.testing.assert_array_equal(again.test_y, drawer.test_y)
+    assert list(cache.iterdir()) == [cache_file] and cache_file.stat().st_mtime_ns == built  # one cache, reused
+    with np.load(cache_file) as npz:
+        assert npz["background_drawers"].tolist() == [*range(1, 21), 3, 15, 16, 20]
+        assert npz["evaluation_drawers"].tolist() == [1, 16]
+        assert npz["evaluation_alphabets"].tolist() == [0, 0]  # numbered within its zip; offset when split
+
+
+def test_omniglot_cache_of_another_layout_is_rebuilt(tmp_path: Path) -> None:
+    _write_tiny_omniglot(tmp_path / "omniglot")
+    cache = tmp_path / "cache"
+    expected = load_dataset("omniglot", tmp_path, download=False, cache_dir=cache)
+    (cache_file,) = cache.iterdir()
+    zeros = np.zeros((3, 28, 28), np.uint8)  # the version-1 layout: a fixed split and no drawers
+    np.savez(cache_file, train=zeros, train_y=np.zeros(3, np.int64), test=zeros, test_y=np.zeros(3, np.int64))
+    ds = load_dataset("omniglot", tmp_path, download=False, cache_dir=cache)
+    np.testing.assert_array_equal(ds.train_x, expected.train_x)
+    with np.load(cache_file) as npz:
+        assert "background_drawers" in npz.files
+
+
+def test_omniglot_png_without_a_drawer_is_rejected(tmp_path: Path) -> None:
+    _write_tiny_omniglot(tmp_path / "omniglot", [("images_background", "Alpha", "character01", "0001", [21])])
+    with pytest.raises(ValueError, match="0001_21.png.*drawer 01-20"):
+        load_dataset("omniglot", tmp_path, download=False, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+    assert omniglot_drawer("images_evaluation/Tengwar/character05/1234_07.png") == 7
+    for name in ("a/b/c/0001.png", "a/b/c/0001_xx.png", "a/b/c/0001_00.png"):
+        with pytest.raises(ValueError, match="drawer"):
+            omniglot_drawer(name)
+
+
+@pytest.mark.parametrize("name", ["omniglot", "mnist"])
+def test_unknown_omniglot_split_is_rejected(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ValueError, match="omniglot_split 'iwae'; valid: drawer, alphabet"):
+        load_dataset(name, tmp_path, download=False, omniglot_split="iwae")
+
+
+def test_omniglot_prefers_iwae_chardata_for_the_drawer_split(tmp_path: Path) -> None:
     folder = tmp_path / "omniglot"
-    folder.mkdir()
-    for name in ("images_background.zip", "images_evaluation.zip"):
-        (folder / name).symlink_to(shared_datasets / "omniglot" / name)
+    _write_tiny_omniglot(folder)
     rng = np.random.default_rng(0)
     train_img, test_img = rng.random((5, 28, 28)), rng.random((3, 28, 28))
     train_img[:, 0, :] = 1.0  # a top bar: orientation must survive the MATLAB column-major layout
@@ -212,6 +348,11 @@ def test_omniglot_prefers_iwae_chardata(tmp_path: Path, shared_datasets: Path) -
         ds.test_x, binarize(test_img.reshape(3, -1).astype(np.float32), np.random.default_rng(0))
     )
     assert not (tmp_path / "cache").exists()  # the zips were not read
+    # chardata cannot give the alphabet split: that one comes from the zips
+    alphabet = load_dataset(
+        "omniglot", tmp_path, download=False, cache_dir=tmp_path / "cache", omniglot_split="alphabet"
+    )
+    assert alphabet.train_x.shape == (24, 784) and alphabet.test_y.tolist() == [2, 2]
 
 
 # ---------------------------------------------------------------------------------------------------------
