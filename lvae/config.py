@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Likelihood = Literal["bernoulli", "gaussian"]
+KLEstimator = Literal["analytic", "sample"]
+Init = Literal["torch", "glorot_normal"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,14 @@ class LVAEConfig:
     """Added to every softplus variance, as in the original code."""
     softplus_bias_init: float = 1.0
     """Initial bias of the softplus variance layers (the original code's choice)."""
+    head_batch_norm: bool = False
+    """Batch norm also on the μ and σ² layers of every Gaussian head (the original code: yes; the paper is silent)."""
+    kl: KLEstimator = "analytic"
+    """KL term of the ELBO: 'analytic' (closed form where one exists: every LVAE layer, the VAE's top layer) or
+    'sample' (log q(z) - log p(z) at the sample, every layer, as the original code); compare models with the same."""
+    init: Init = "torch"
+    """Weight initialisation: PyTorch's default, or the original code's Glorot-normal (gain √2 in the MLPs, 1 in
+    the heads and the output layer; biases 0, softplus biases `softplus_bias_init`)."""
 
     def __post_init__(self) -> None:
         if self.input_dim < 1:
@@ -43,6 +53,10 @@ class LVAEConfig:
             )
         if any(h < 1 for h in self.hidden_dims) or self.mlp_layers < 1:
             raise ValueError("hidden_dims and mlp_layers must be positive")
+        if self.kl not in ("analytic", "sample"):
+            raise ValueError(f"kl must be 'analytic' or 'sample', got {self.kl!r}")
+        if self.init not in ("torch", "glorot_normal"):
+            raise ValueError(f"init must be 'torch' or 'glorot_normal', got {self.init!r}")
         if self.likelihood not in ("bernoulli", "gaussian"):
             raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {self.likelihood!r}")
         # JSON round trips give lists; keep the dataclass hashable and comparable.
@@ -70,6 +84,13 @@ class TrainConfig:
     """Adam ε (the original code used 1e-4)."""
     grad_clip: float = 100.0
     """Gradient norm is clipped to this value."""
+    clip_value: float = 0.0
+    """After norm clipping, each gradient element is clipped to ±clip_value (0: off; the original code: 0.9)."""
+    lr_decay: float = 1.0
+    """The learning rate is multiplied by this after every epoch (1: constant; < 1 for a finetuning stage)."""
+    iw_train: int = 1
+    """Importance samples k of the training bound: 1 is the (warm-up) ELBO, k > 1 the k-sample IW bound with β
+    inside the weights, log mean_k exp(log p(x|z) + β (log p(z) - log q(z))), as the original code."""
     skip_threshold: float = 1e4
     """A step whose gradient norm exceeds this (or is not finite) is skipped and counted."""
     dynamic_binarize: bool = False
@@ -78,6 +99,8 @@ class TrainConfig:
     """Seeds initialisation, shuffling, binarisation and the reparameterisation noise."""
     num_threads: int = 0
     """torch intra-op threads; 0 leaves torch's default."""
+    device: str = "auto"
+    """'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N': where the model, the data and every accumulator live."""
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.warmup_epochs < 0:
@@ -86,8 +109,19 @@ class TrainConfig:
             raise ValueError("batch_size must be >= 2 (batch norm needs two examples)")
         if self.lr <= 0 or self.adam_eps <= 0 or self.grad_clip <= 0:
             raise ValueError("lr, adam_eps and grad_clip must be positive")
+        if self.clip_value < 0 or not 0 < self.lr_decay <= 1 or self.iw_train < 1:
+            raise ValueError("clip_value must be >= 0, lr_decay in (0, 1], iw_train >= 1")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
 
 
 # The paper's largest MNIST model: five stochastic layers 64-32-16-8-4, MLPs of two layers 512-256-128-64-32.
 MNIST_PAPER = LVAEConfig()
 MNIST_PAPER_TRAIN = TrainConfig(epochs=2000, warmup_epochs=200, batch_size=256, dynamic_binarize=True)
+# The original code's choices where the paper is silent (casperkaae/LVAE, run_models.py): batch norm on the
+# Gaussian heads too, single-sample KL at every layer, Glorot-normal weights, learning rate 2e-3, gradient norm
+# clipped to 4 and then every element to ±0.9.
+ORIGINAL_MODEL = LVAEConfig(head_batch_norm=True, kl="sample", init="glorot_normal")
+ORIGINAL_TRAIN = TrainConfig(
+    epochs=2000, warmup_epochs=200, batch_size=256, dynamic_binarize=True, lr=2e-3, grad_clip=4.0, clip_value=0.9
+)

@@ -12,6 +12,18 @@ from tqdm.auto import tqdm
 from lvae.model import HierarchicalModel
 
 
+def _device(model: HierarchicalModel) -> torch.device:
+    return next(model.parameters()).device
+
+
+def paired_difference(a: Tensor | np.ndarray, b: Tensor | np.ndarray) -> tuple[float, float]:
+    """Mean of a - b over the same examples and its standard error, sd(a - b) / sqrt(n) (n - 1 in the sd)."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if d.ndim != 1 or d.size < 2:
+        raise ValueError("need two aligned 1-d arrays of at least two examples")
+    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size))
+
+
 @torch.no_grad()
 def iw_log_likelihood(
     model: HierarchicalModel,
@@ -30,20 +42,22 @@ def iw_log_likelihood(
         raise ValueError("num_samples must be >= 1")
     x = torch.as_tensor(x, dtype=torch.float32)
     model.eval()
+    device = _device(model)
     per_pass = max(1, min(num_samples, max_rows))  # samples of one example per pass
     examples = max(1, max_rows // per_pass)  # examples per pass
     out = torch.empty(x.shape[0])
-    bar = tqdm(total=x.shape[0], disable=not progress, desc=f"IW log-likelihood K={num_samples}")
+    # tqdm's bar shows the rate and the time left.
+    bar = tqdm(total=x.shape[0], disable=not progress, desc=f"IW log-likelihood K={num_samples}", unit="ex")
     for start in range(0, x.shape[0], examples):
-        xb = x[start : start + examples]  # (b, D)
-        acc = torch.full((xb.shape[0],), -math.inf, dtype=torch.float64)
+        xb = x[start : start + examples].to(device)  # (b, D)
+        acc = torch.full((xb.shape[0],), -math.inf, dtype=torch.float64, device=device)
         done = 0
         while done < num_samples:
             k = min(per_pass, num_samples - done)
             log_w = model(xb.repeat(k, 1)).log_weight.view(k, xb.shape[0])  # (k, b)
             acc = torch.logaddexp(acc, torch.logsumexp(log_w.double(), dim=0))
             done += k
-        out[start : start + xb.shape[0]] = (acc - math.log(num_samples)).float()
+        out[start : start + xb.shape[0]] = (acc - math.log(num_samples)).float().cpu()
         bar.update(xb.shape[0])
     bar.close()
     return out
@@ -56,14 +70,17 @@ def elbo_and_kl(
     """Mean ELBO, mean log p(x|z_1) and mean KL term per layer (bottom first) over `x`, one sample each."""
     x = torch.as_tensor(x, dtype=torch.float32)
     model.eval()
-    log_px, kls = 0.0, torch.zeros(model.config.num_layers, dtype=torch.float64)
+    device = _device(model)
+    log_px = torch.zeros((), dtype=torch.float64, device=device)
+    kls = torch.zeros(model.config.num_layers, dtype=torch.float64, device=device)
     for start in range(0, x.shape[0], batch_size):
-        out = model(x[start : start + batch_size])
-        log_px += out.log_px.sum().item()
-        kls += torch.stack([layer.kl.sum() for layer in out.layers]).double()
+        out = model(x[start : start + batch_size].to(device))
+        log_px += out.log_px.double().sum()
+        kls += torch.stack([layer.kl.double().sum() for layer in out.layers])
     n = x.shape[0]
     kl = (kls / n).tolist()
-    return log_px / n - sum(kl), log_px / n, kl
+    rec = log_px.item() / n
+    return rec - sum(kl), rec, kl
 
 
 @torch.no_grad()
@@ -73,7 +90,7 @@ def active_units(
     """Units per layer (bottom first) with Cov_x(E_q[z]) > threshold, E_q[z] taken along the mean path."""
     x = torch.as_tensor(x, dtype=torch.float32)
     means = [model.encode(x[s : s + batch_size]) for s in range(0, x.shape[0], batch_size)]
-    per_layer = [torch.cat([m[i] for m in means]) for i in range(model.config.num_layers)]
+    per_layer = [torch.cat([m[i] for m in means]).double() for i in range(model.config.num_layers)]
     return [int((z.var(dim=0) > threshold).sum()) for z in per_layer]
 
 
@@ -89,8 +106,8 @@ def recalibrate_batch_norm(
     norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
     if not norms:
         return
-    x = torch.as_tensor(x, dtype=torch.float32)
-    gen = torch.Generator().manual_seed(seed)
+    x = torch.as_tensor(x, dtype=torch.float32).to(_device(model))
+    gen = torch.Generator(device=x.device).manual_seed(seed)
     if binarize:
         x = torch.bernoulli(x, generator=gen)
     saved = [m.momentum for m in norms]

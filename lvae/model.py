@@ -12,6 +12,7 @@ q(z_L | x) = N(mu_hat_L, var_hat_L) and q(z_i | .) = precision_merge(N(mu_hat_i,
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -36,7 +37,7 @@ class LayerOutput(NamedTuple):
     p: Gaussian  # the prior p(z_i | z_{i+1}), N(0, I) at the top
     log_q: Tensor  # (B,) log q(z_i | .) at z
     log_p: Tensor  # (B,) log p(z_i | z_{i+1}) at z
-    kl: Tensor  # (B,) the KL term of this layer used in the ELBO (see `kl_is_analytic`)
+    kl: Tensor  # (B,) the KL term of this layer used in the ELBO (analytic or sampled: `config.kl`)
 
 
 class ModelOutput(NamedTuple):
@@ -72,14 +73,25 @@ class MLP(nn.Sequential):
         self.out_dim = width
 
 
+def _affine(in_dim: int, out_dim: int, batch_norm: bool) -> nn.Module:
+    """Linear, followed by batch norm when asked (the original code's Gaussian heads)."""
+    if not batch_norm:
+        return nn.Linear(in_dim, out_dim)
+    return nn.Sequential(nn.Linear(in_dim, out_dim), nn.BatchNorm1d(out_dim))
+
+
+def _linear(layer: nn.Module) -> nn.Linear:
+    return layer if isinstance(layer, nn.Linear) else layer[0]
+
+
 class GaussianHead(nn.Module):
-    """mu = Linear(d), var = Softplus(Linear(d)) + eps."""
+    """mu = Linear(d), var = Softplus(Linear(d)) + eps; with `head_batch_norm`, batch norm after each Linear."""
 
     def __init__(self, in_dim: int, out_dim: int, cfg: LVAEConfig) -> None:
         super().__init__()
-        self.mu = nn.Linear(in_dim, out_dim)
-        self.var = nn.Linear(in_dim, out_dim)
-        nn.init.constant_(self.var.bias, cfg.softplus_bias_init)
+        self.mu = _affine(in_dim, out_dim, cfg.batch_norm and cfg.head_batch_norm)
+        self.var = _affine(in_dim, out_dim, cfg.batch_norm and cfg.head_batch_norm)
+        nn.init.constant_(_linear(self.var).bias, cfg.softplus_bias_init)
         self.eps = cfg.var_eps
 
     def forward(self, d: Tensor) -> Gaussian:
@@ -149,12 +161,25 @@ class GenerativeModel(nn.Module):
 class HierarchicalModel(nn.Module):
     """What both inference schemes share: the generative model, the ELBO terms, encoding and sampling."""
 
-    kl_is_analytic: bool
-
     def __init__(self, cfg: LVAEConfig) -> None:
         super().__init__()
         self.config = cfg
         self.generative = GenerativeModel(cfg)
+
+    def init_weights(self) -> None:
+        """Apply `config.init` (call after all submodules exist)."""
+        if self.config.init == "torch":
+            return
+        heads = {id(_linear(h)) for m in self.modules() if isinstance(m, GaussianHead) for h in (m.mu, m.var)}
+        heads |= {id(m.logits) for m in self.modules() if isinstance(m, Decoder) and hasattr(m, "logits")}
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                gain = 1.0 if id(m) in heads else math.sqrt(2.0)  # Lasagne GlorotNormal('relu') in the MLPs
+                nn.init.xavier_normal_(m.weight, gain=gain)
+                nn.init.zeros_(m.bias)
+        for m in self.modules():
+            if isinstance(m, GaussianHead):
+                nn.init.constant_(_linear(m.var).bias, self.config.softplus_bias_init)
 
     def infer(self, x: Tensor, sample: bool = True) -> list[LayerOutput]:
         raise NotImplementedError
@@ -174,7 +199,7 @@ class HierarchicalModel(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            return [layer.q.mu for layer in self.infer(x, sample=False)]
+            return [layer.q.mu for layer in self.infer(x.to(self._device()), sample=False)]
         finally:
             self.train(was_training)
 
@@ -190,7 +215,10 @@ class HierarchicalModel(nn.Module):
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
         """E[x | z_1] at the posterior mean path."""
-        return self.generative.decoder.mean(self.infer(x, sample=False)[0].z)
+        return self.generative.decoder.mean(self.infer(x.to(self._device()), sample=False)[0].z)
+
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
 
 
 def _draw(q: Gaussian, sample: bool) -> Tensor:
@@ -202,10 +230,8 @@ class HierarchicalVAE(HierarchicalModel):
 
     The KL term of a layer is the single-sample estimate log q(z_i | z_{i-1}) - log p(z_i | z_{i+1}): z_{i+1} is
     drawn from z_i, so the two densities do not share a conditioning variable and no closed form applies.
-    At the top, KL(q(z_L | z_{L-1}) || N(0, I)) is analytic.
+    At the top, KL(q(z_L | z_{L-1}) || N(0, I)) is analytic unless `config.kl` is 'sample'.
     """
-
-    kl_is_analytic = False
 
     def __init__(self, cfg: LVAEConfig) -> None:
         super().__init__(cfg)
@@ -213,6 +239,7 @@ class HierarchicalVAE(HierarchicalModel):
         self.posteriors = nn.ModuleList(
             GaussianMLP(ins[i], cfg.hidden_dims[i], cfg.latent_dims[i], cfg) for i in range(cfg.num_layers)
         )
+        self.init_weights()
 
     def infer(self, x: Tensor, sample: bool = True) -> list[LayerOutput]:
         qs, zs = [], []
@@ -227,7 +254,8 @@ class HierarchicalVAE(HierarchicalModel):
         for i, (q, z) in enumerate(zip(qs, zs, strict=True)):
             p = self.generative.prior(i, zs[i + 1] if i < top else None, x.shape[0], x)
             log_q, log_p = q.log_prob(z), p.log_prob(z)
-            kl = kl_standard_normal(q) if i == top else log_q - log_p
+            analytic = i == top and self.config.kl == "analytic"
+            kl = kl_standard_normal(q) if analytic else log_q - log_p
             layers.append(LayerOutput(z, q, p, log_q, log_p, kl))
         return layers
 
@@ -236,10 +264,9 @@ class LadderVAE(HierarchicalModel):
     """The Ladder VAE: a deterministic bottom-up pass, then a stochastic top-down pass merging q and p.
 
     The KL term of each layer is analytic, KL(q(z_i | z_{i+1}, x) || p(z_i | z_{i+1})), since both densities
-    condition on the same sample z_{i+1}.
+    condition on the same sample z_{i+1}; with `config.kl` = 'sample' it is log q(z_i) - log p(z_i) at the sample,
+    as in the original code and as the VAE must use.
     """
-
-    kl_is_analytic = True
 
     def __init__(self, cfg: LVAEConfig) -> None:
         super().__init__(cfg)
@@ -248,6 +275,7 @@ class LadderVAE(HierarchicalModel):
         self.heads = nn.ModuleList(
             GaussianHead(cfg.hidden_dims[i], cfg.latent_dims[i], cfg) for i in range(cfg.num_layers)
         )
+        self.init_weights()
 
     def bottom_up(self, x: Tensor) -> list[Gaussian]:
         """The deterministic pass: N(mu_hat_i, var_hat_i) for each layer, bottom first."""
@@ -264,13 +292,13 @@ class LadderVAE(HierarchicalModel):
         z_above: Tensor | None = None
         for i in reversed(range(top + 1)):  # top-down
             p = self.generative.prior(i, z_above, x.shape[0], x)
-            if i == top:
-                q = estimates[i]
-                kl = kl_standard_normal(q)
-            else:
-                q = precision_merge(estimates[i], p)
-                kl = kl_gaussian(q, p)
+            q = estimates[i] if i == top else precision_merge(estimates[i], p)
             z = _draw(q, sample)
-            layers.append(LayerOutput(z, q, p, q.log_prob(z), p.log_prob(z), kl))
+            log_q, log_p = q.log_prob(z), p.log_prob(z)
+            if self.config.kl == "sample":
+                kl = log_q - log_p
+            else:
+                kl = kl_standard_normal(q) if i == top else kl_gaussian(q, p)
+            layers.append(LayerOutput(z, q, p, log_q, log_p, kl))
             z_above = z
         return layers[::-1]

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from lvae.checkpoint import atomic_save, load_checkpoint, model_kind
 from lvae.config import TrainConfig
 from lvae.model import HierarchicalModel
-from lvae.objectives import warmup_beta, warmup_loss
+from lvae.objectives import training_loss, warmup_beta
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +46,31 @@ class History:
         return len(self.loss)
 
 
-def seed_everything(seed: int) -> torch.Generator:
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' is CUDA when a CUDA device is present, else the CPU; 'cuda' without a device is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but no CUDA device is available (use --device cpu or auto)")
+    return device
+
+
+def seed_everything(seed: int, device: torch.device | None = None) -> torch.Generator:
+    """Seed torch (and CUDA); return a generator on `device` for the data stream."""
     torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
+    if device is not None and device.type == "cuda":
+        torch.cuda.manual_seed(seed)
+    return torch.Generator(device=device or "cpu").manual_seed(seed)
 
 
-def _as_tensor(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+def as_examples(x: np.ndarray | torch.Tensor, input_dim: int | None = None) -> torch.Tensor:
+    """A finite float32 (N, D) tensor of examples, or a ValueError saying what is wrong."""
     t = torch.as_tensor(x, dtype=torch.float32)
     if t.ndim != 2:
         raise ValueError(f"expected a (N, D) array of examples, got shape {tuple(t.shape)}")
+    if input_dim is not None and t.shape[1] != input_dim:
+        raise ValueError(f"data has {t.shape[1]} columns, the model expects {input_dim}")
     if not torch.isfinite(t).all():
         raise ValueError("training data contains NaN or infinite values")
     return t
@@ -71,17 +87,18 @@ def _epoch(
     model.train()
     if cfg.dynamic_binarize:
         data = torch.bernoulli(data, generator=gen)
-    order = torch.randperm(data.shape[0], generator=gen)
+    order = torch.randperm(data.shape[0], generator=gen, device=data.device)
     n_batches = data.shape[0] // cfg.batch_size or 1  # drop the ragged end: batch norm wants full batches
-    sums = torch.zeros(2 + model.config.num_layers, dtype=torch.float64)
+    sums = torch.zeros(2 + model.config.num_layers, dtype=torch.float64, device=data.device)
     used = skipped = 0
     for b in range(n_batches):
         x = data[order[b * cfg.batch_size : (b + 1) * cfg.batch_size]]  # (B, D)
-        out = model(x)
-        loss = warmup_loss(out, beta)
+        loss, out = training_loss(model, x, beta, cfg.iw_train)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        if cfg.clip_value:
+            torch.nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
         if not (torch.isfinite(loss) and torch.isfinite(norm) and norm <= cfg.skip_threshold):
             skipped += 1
             log.warning("skipped a step: loss %s, gradient norm %s", loss.item(), norm.item())
@@ -98,13 +115,14 @@ def _epoch(
 
 @torch.no_grad()
 def elbo_of(model: HierarchicalModel, x: torch.Tensor, batch_size: int = 1000) -> float:
-    """Mean single-sample ELBO over `x` in eval mode."""
+    """Mean single-sample ELBO over `x` in eval mode, on the model's device."""
     model.eval()
-    total = 0.0
+    device = next(model.parameters()).device
+    total = torch.zeros((), dtype=torch.float64, device=device)
     for start in range(0, x.shape[0], batch_size):
-        out = model(x[start : start + batch_size])
-        total += (out.log_px - out.kl).sum().item()
-    return total / x.shape[0]
+        out = model(x[start : start + batch_size].to(device))
+        total += (out.log_px - out.kl).double().sum()
+    return total.item() / x.shape[0]
 
 
 def fit(
@@ -125,25 +143,25 @@ def fit(
     """
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    data = _as_tensor(train_x)
-    if data.shape[1] != model.config.input_dim:
-        raise ValueError(f"data has {data.shape[1]} columns, the model expects {model.config.input_dim}")
+    device = resolve_device(cfg.device)
+    data = as_examples(train_x, model.config.input_dim).to(device)
     if data.shape[0] < 2:
         raise ValueError("need at least two training examples")
-    valid = _as_tensor(valid_x) if valid_x is not None else None
-    gen = seed_everything(cfg.seed)
+    valid = as_examples(valid_x, model.config.input_dim).to(device) if valid_x is not None else None
+    model.to(device)
+    gen = seed_everything(cfg.seed, device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
     history = History()
     ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
     if ckpt_path is not None and (state := load_checkpoint(ckpt_path)) is not None:
         _restore(state, model, opt, gen, history, cfg)
         log.info("resumed from %s after epoch %d", ckpt_path, history.epochs_done)
-    bar = tqdm(
-        range(history.epochs_done, cfg.epochs), disable=not progress, desc=f"train {model_kind(model)}"
-    )
+    bar = tqdm(range(history.epochs_done, cfg.epochs), disable=not progress, desc=f"train {model_kind(model)}")
     for epoch in bar:
         start = time.perf_counter()
         beta = warmup_beta(epoch, cfg.warmup_epochs)
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * cfg.lr_decay**epoch
         loss, elbo, kls, skipped = _epoch(model, opt, data, cfg, beta, gen)
         last = epoch == cfg.epochs - 1
         scored = valid is not None and ((epoch + 1) % eval_every == 0 or last)
@@ -173,6 +191,7 @@ def _save(path: Path, model, opt, gen: torch.Generator, history: History, cfg: T
             "optimizer": opt.state_dict(),
             "history": dataclasses.asdict(history),
             "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
             "generator_rng": gen.get_state(),
         },
         path,
@@ -182,12 +201,19 @@ def _save(path: Path, model, opt, gen: torch.Generator, history: History, cfg: T
 def _restore(state: dict, model, opt, gen: torch.Generator, history: History, cfg: TrainConfig) -> None:
     if state["kind"] != model_kind(model) or state["model_config"] != dataclasses.asdict(model.config):
         raise ValueError("the checkpoint was written by a different model; use another checkpoint directory")
-    saved = {k: v for k, v in state["train_config"].items() if k != "epochs"}
-    if saved != {k: v for k, v in dataclasses.asdict(cfg).items() if k != "epochs"}:
+    # Only the length of the run and where it runs may change on resume; fields newer than the checkpoint count
+    # as their defaults.
+    free = {"epochs", "device", "num_threads"}
+    current = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in free}
+    defaults = dataclasses.asdict(TrainConfig())
+    saved = {k: state["train_config"].get(k, defaults[k]) for k in current}
+    if saved != current:
         raise ValueError("the checkpoint was written with other training settings (only epochs may change)")
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     for name, values in state["history"].items():
         setattr(history, name, list(values))
     torch.set_rng_state(state["torch_rng"])
+    if state.get("cuda_rng") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
     gen.set_state(state["generator_rng"])

@@ -1,8 +1,12 @@
 """Validate the model on the paper's benchmarks: train (or resume), then score the test set as the paper does.
 
-    python -m lvae.validate --dataset mnist --model lvae --layers 5 --epochs 200 --warmup-epochs 20 --out runs/v
+    python -m lvae.validate --dataset mnist --models lvae vae --seeds 0 1 --epochs 2000 --warmup-epochs 200
 
-Writes results.json, results.md (beside the paper's numbers) and the figures into --out.
+On a GPU the models and seeds of a run train together, each step replayed from one CUDA graph (`lvae.group`); on
+a CPU the same code runs the step eagerly. Every (model, seed) writes `<out>/<model>-s<seed>/`: results.json,
+results.md (beside the paper's numbers), model.pt, log_likelihood.npy (the per-example L_K of the whole test
+set) and figures. With both models, `<out>/comparison.json` and `comparison.md` hold the LVAE−VAE difference
+with its paired standard error over the same test images, per seed pair and across seeds.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import platform
 import tempfile
@@ -21,14 +26,16 @@ from typing import Literal
 import numpy as np
 import torch
 
-from lvae import plots
 from lvae.checkpoint import MODEL_CLASSES, save_model
-from lvae.config import MNIST_PAPER, LVAEConfig, TrainConfig
+from lvae.config import MNIST_PAPER, ORIGINAL_MODEL, ORIGINAL_TRAIN, LVAEConfig, TrainConfig
 from lvae.datasets import ImageDataset, load_dataset
-from lvae.evaluate import active_units, elbo_and_kl, iw_log_likelihood, recalibrate_batch_norm
-from lvae.train import History, fit
+from lvae.evaluate import active_units, elbo_and_kl, iw_log_likelihood, paired_difference, recalibrate_batch_norm
+from lvae.group import fit_group
+from lvae.model import HierarchicalModel
+from lvae.train import History, resolve_device
 
 DATASETS = ("mnist", "binarized-mnist", "omniglot", "norb")
+PRESETS = ("paper", "original")
 
 # Test log-likelihoods reported for permutation-invariant MNIST and OMNIGLOT (nats; see PAPER.md).
 PAPER_NUMBERS: dict[str, list[tuple[str, float]]] = {
@@ -48,123 +55,258 @@ PAPER_NUMBERS["binarized-mnist"] = PAPER_NUMBERS["mnist"]
 
 @dataclass(frozen=True)
 class ValidateConfig:
-    """One validation run on an image benchmark."""
+    """One validation run on an image benchmark: one or both models, one or more seeds, the same test images."""
 
     dataset: Literal["mnist", "binarized-mnist", "omniglot", "norb"] = "mnist"
     """Benchmark data set."""
-    model: Literal["lvae", "vae"] = "lvae"
-    """Ladder VAE or the bottom-up hierarchical VAE baseline."""
+    models: tuple[str, ...] = ("lvae",)
+    """Models to train: 'lvae', 'vae' (the bottom-up hierarchical VAE) or both."""
+    seeds: tuple[int, ...] = (0,)
+    """Seeds of initialisation, training data stream and noise; one run per (model, seed)."""
     layers: int = 5
     """Stochastic layers: the first N of the paper's 64-32-16-8-4 (MLP widths 512-256-128-64-32)."""
     epochs: int = 2000
     """Training epochs (the paper: 2000)."""
     warmup_epochs: int = 200
     """Epochs over which β rises from 0 to 1 (the paper: 200)."""
+    preset: Literal["paper", "original"] = "paper"
+    """'paper': the paper's model with PyTorch defaults where it is silent (lr 1e-3, norm clip 100, batch norm in
+    the MLPs); 'original': the original code's choices (batch norm on the Gaussian heads, Glorot-normal weights,
+    lr 2e-3, norm clip 4 then ±0.9 per element)."""
+    kl: Literal["analytic", "sample"] = "sample"
+    """KL estimator of the training ELBO; a comparison of LVAE and VAE needs 'sample' (the VAE has no closed form
+    below its top layer; the original code sampled at every layer)."""
     batch_norm: bool = True
     """Batch normalisation on the deterministic layers."""
+    finetune_epochs: int = 0
+    """A finetuning stage after the main run: this many more epochs at β = 1, fresh Adam, decaying learning rate."""
+    finetune_lr_decay: float = 0.99
+    """Per-epoch learning-rate factor of the finetuning stage."""
+    iw_train: int = 1
+    """Importance samples of the finetuning stage's training bound (the paper's '+ IW=10': 10)."""
     iw_samples: int = 5000
     """Importance samples K of the test log-likelihood (the paper: 5000)."""
     iw_examples: int = 0
-    """Test examples scored with the IW bound, a seeded random subset (0: all); other metrics use the whole test set."""
+    """Test examples scored with the IW bound, a seeded random subset (0: all, the default); other metrics use all."""
     limit: int = 0
     """Keep the first N examples of each split (0: all), for quick runs."""
+    omniglot_split: Literal["drawer", "alphabet"] = "drawer"
+    """OMNIGLOT: 'drawer' (all 50 alphabets in train and test, drawers 1-15 / 16-20, the paper's setting) or
+    'alphabet' (background alphabets train, evaluation alphabets test)."""
     data_dir: str = ""
     """Directory with the data set's files (empty: LVAE_DATA_DIR or the download cache)."""
-    seed: int = 0
-    """Seed of initialisation, binarisation and sampling."""
+    data_seed: int = 0
+    """Seed of the one-time test-set binarisation: one test set for every model and seed, so differences pair."""
+    device: str = "auto"
+    """'auto' (CUDA when present), 'cpu' or 'cuda'."""
+    graph: bool = True
+    """On CUDA, replay each training step from a CUDA graph (off: eager steps, for debugging)."""
+    checkpoint_every: int = 10
+    """Epochs between checkpoints (and at the end); a rerun with the same --out resumes."""
+    figures: bool = True
+    """Write the figures (matplotlib)."""
     out: str = "runs/validate"
-    """Output directory: checkpoints, model, results and figures."""
+    """Output directory."""
     threads: int = 0
     """torch threads (0: torch's default)."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "models", tuple(self.models))
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
-        if self.model not in MODEL_CLASSES:
-            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODEL_CLASSES)}")
+        if (
+            not self.models
+            or any(m not in MODEL_CLASSES for m in self.models)
+            or len(set(self.models)) < len(self.models)
+        ):
+            raise ValueError(f"models must be distinct names among {', '.join(MODEL_CLASSES)}, got {self.models}")
+        if not self.seeds or len(set(self.seeds)) < len(self.seeds):
+            raise ValueError(f"seeds must be distinct, got {self.seeds}")
         if not 1 <= self.layers <= len(MNIST_PAPER.latent_dims):
             raise ValueError(f"layers must be 1..{len(MNIST_PAPER.latent_dims)}, got {self.layers}")
-        if self.iw_samples < 1 or self.limit < 0 or self.iw_examples < 0:
-            raise ValueError("iw_samples must be >= 1; limit and iw_examples >= 0")
+        if self.iw_samples < 1 or self.limit < 0 or self.iw_examples < 0 or self.iw_train < 1:
+            raise ValueError("iw_samples and iw_train must be >= 1; limit and iw_examples >= 0")
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+        if self.kl == "analytic" and "vae" in self.models and "lvae" in self.models:
+            raise ValueError("comparing LVAE and VAE needs the same KL estimator for both: use kl='sample'")
+        if self.finetune_epochs < 0 or not 0 < self.finetune_lr_decay <= 1:
+            raise ValueError("finetune_epochs must be >= 0 and finetune_lr_decay in (0, 1]")
+        if self.checkpoint_every < 1:
+            raise ValueError("checkpoint_every must be >= 1")
 
     def model_config(self, ds: ImageDataset) -> LVAEConfig:
+        base = ORIGINAL_MODEL if self.preset == "original" else MNIST_PAPER
         return dataclasses.replace(
-            MNIST_PAPER,
+            base,
             input_dim=ds.train_x.shape[1],
             latent_dims=MNIST_PAPER.latent_dims[: self.layers],
             hidden_dims=MNIST_PAPER.hidden_dims[: self.layers],
             likelihood=ds.likelihood,
             batch_norm=self.batch_norm,
+            kl=self.kl,
         )
 
     def train_config(self, ds: ImageDataset) -> TrainConfig:
-        return TrainConfig(
+        base = ORIGINAL_TRAIN if self.preset == "original" else TrainConfig()
+        return dataclasses.replace(
+            base,
             epochs=self.epochs,
             warmup_epochs=self.warmup_epochs,
             dynamic_binarize=ds.dynamic_binarize,
-            seed=self.seed,
             num_threads=self.threads,
+            device=self.device,
         )
+
+    def finetune_config(self, ds: ImageDataset) -> TrainConfig:
+        return dataclasses.replace(
+            self.train_config(ds),
+            epochs=self.finetune_epochs,
+            warmup_epochs=0,
+            lr_decay=self.finetune_lr_decay,
+            iw_train=self.iw_train,
+        )
+
+    def runs(self) -> list[tuple[str, int]]:
+        """(model, seed) pairs, in training order."""
+        return [(m, s) for m in self.models for s in self.seeds]
 
 
 def run_validation(cfg: ValidateConfig, progress: bool = True) -> dict:
-    """Train or resume, evaluate on the test set, write results.json, results.md and figures; return results."""
+    """Train or resume every (model, seed), score them on one test set, write results; return {name: results}."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    ds = load_dataset(cfg.dataset, data_dir=cfg.data_dir or None, limit=cfg.limit or None, seed=cfg.seed)
-    torch.manual_seed(cfg.seed)  # the initial weights are part of what a seed reproduces
-    model = MODEL_CLASSES[cfg.model](cfg.model_config(ds))
-    train_cfg = cfg.train_config(ds)
+    device = resolve_device(cfg.device)
+    ds = load_dataset(
+        cfg.dataset,
+        data_dir=cfg.data_dir or None,
+        limit=cfg.limit or None,
+        seed=cfg.data_seed,
+        omniglot_split=cfg.omniglot_split,
+    )
+    names = [f"{m}-s{s}" for m, s in cfg.runs()]
+    models: list[HierarchicalModel] = []
+    for kind, seed in cfg.runs():
+        torch.manual_seed(seed)  # the initial weights are part of what a seed reproduces
+        models.append(MODEL_CLASSES[kind](cfg.model_config(ds)))
+    seeds = [s for _, s in cfg.runs()]
     started = time.perf_counter()
-    history = fit(
-        model, ds.train_x, train_cfg, valid_x=ds.test_x, checkpoint_dir=out / "checkpoints", progress=progress
+    histories = fit_group(
+        models,
+        ds.train_x,
+        cfg.train_config(ds),
+        seeds,
+        valid_x=ds.test_x,
+        checkpoint_dirs=[out / n / "checkpoints" for n in names],
+        checkpoint_every=cfg.checkpoint_every,
+        graph=cfg.graph and device.type == "cuda",
+        progress=progress,
     )
-    train_seconds = sum(history.seconds)
-    recalibrate_batch_norm(model, ds.train_x, binarize=ds.dynamic_binarize, seed=cfg.seed)
-    save_model(model, out / "model.pt")
-    results = evaluate_model(model, ds, cfg, progress)
-    results.update(
-        dataset=cfg.dataset,
-        model=cfg.model,
-        layers=cfg.layers,
-        epochs=history.epochs_done,
-        warmup_epochs=cfg.warmup_epochs,
-        batch_norm=cfg.batch_norm,
-        seed=cfg.seed,
-        train_examples=int(ds.train_x.shape[0]),
-        test_examples=int(ds.test_x.shape[0]),
-        train_seconds=round(train_seconds, 1),
-        wall_seconds=round(time.perf_counter() - started, 1),
-        skipped_steps=int(sum(history.skipped_steps)),
-        config=dataclasses.asdict(cfg),
-        torch=torch.__version__,
-        machine=f"{platform.machine()} {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}",
-    )
-    _write_json(results, out / "results.json")
-    (out / "results.md").write_text(results_table(results))
-    _figures(model, ds, history, results, out)
-    return results
+    train_seconds = time.perf_counter() - started
+    finetune: list[History] | None = None
+    if cfg.finetune_epochs:
+        started = time.perf_counter()
+        finetune = fit_group(
+            models,
+            ds.train_x,
+            cfg.finetune_config(ds),
+            seeds,
+            valid_x=ds.test_x,
+            checkpoint_dirs=[out / n / "checkpoints-finetune" for n in names],
+            checkpoint_every=cfg.checkpoint_every,
+            graph=cfg.graph and device.type == "cuda",
+            progress=progress,
+        )
+        train_seconds += time.perf_counter() - started
+    rows = _iw_rows(cfg, len(ds.test_x))
+    everything: dict[str, dict] = {}
+    for i, ((kind, seed), name, model) in enumerate(zip(cfg.runs(), names, models, strict=True)):
+        folder = out / name
+        recalibrate_batch_norm(model, ds.train_x, binarize=ds.dynamic_binarize, seed=seed)
+        save_model(model, folder / "model.pt")
+        results, ll = evaluate_model(model, ds, cfg, rows, progress)
+        np.save(folder / "log_likelihood.npy", ll.numpy().astype(np.float32))
+        history = histories[i]
+        results.update(
+            dataset=cfg.dataset,
+            model=kind,
+            seed=seed,
+            layers=cfg.layers,
+            epochs=history.epochs_done,
+            warmup_epochs=cfg.warmup_epochs,
+            finetune_epochs=finetune[i].epochs_done if finetune else 0,
+            iw_train=cfg.iw_train if cfg.finetune_epochs else 1,
+            preset=cfg.preset,
+            kl=cfg.kl,
+            batch_norm=cfg.batch_norm,
+            train_examples=int(ds.train_x.shape[0]),
+            test_examples=int(ds.test_x.shape[0]),
+            group_size=len(models),
+            # The group trains together: its wall time is shared by all its models.
+            train_seconds=round(train_seconds, 1),
+            ms_per_group_step=round(_ms_per_step(history, ds, cfg), 3),
+            skipped_steps=int(sum(history.skipped_steps) + (sum(finetune[i].skipped_steps) if finetune else 0)),
+            config=dataclasses.asdict(cfg),
+            torch=torch.__version__,
+            device=_device_name(device),
+            machine=f"{platform.machine()} {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}",
+        )
+        _write_json(results, folder / "results.json")
+        (folder / "results.md").write_text(results_table(results))
+        stages = {
+            "main": dataclasses.asdict(history),
+            "finetune": dataclasses.asdict(finetune[i]) if finetune else None,
+        }
+        _write_json(stages, folder / "history.json")
+        if cfg.figures:
+            _figures(model, ds, history, results, folder)
+        everything[name] = results
+    if {"lvae", "vae"} <= set(cfg.models):
+        comparison = compare(out, cfg)
+        _write_json(comparison, out / "comparison.json")
+        (out / "comparison.md").write_text(comparison_table(comparison, everything))
+    return everything
 
 
-def evaluate_model(model, ds: ImageDataset, cfg: ValidateConfig, progress: bool = True) -> dict:
+def _iw_rows(cfg: ValidateConfig, n: int) -> np.ndarray:
+    """Indices of the test images scored with the IW bound: all, or a seeded random subset (test sets can be
+    ordered by class, so the first N are not a fair sample)."""
+    if cfg.iw_examples and cfg.iw_examples < n:
+        return np.sort(np.random.default_rng(cfg.data_seed).choice(n, cfg.iw_examples, replace=False))
+    return np.arange(n)
+
+
+def _ms_per_step(history: History, ds: ImageDataset, cfg: ValidateConfig) -> float:
+    steps = max(1, ds.train_x.shape[0] // cfg.train_config(ds).batch_size)
+    # history.seconds shares the group's epoch time among its models; a group step costs the sum.
+    per_epoch = float(np.median(history.seconds)) * len(cfg.runs()) if history.seconds else math.nan
+    return per_epoch / steps * 1e3
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.processor() or platform.machine()})"
+
+
+def evaluate_model(
+    model: HierarchicalModel, ds: ImageDataset, cfg: ValidateConfig, rows: np.ndarray, progress: bool = True
+) -> tuple[dict, torch.Tensor]:
+    """Test metrics as the paper reports them, and the per-example log-likelihoods (on `rows` of the test set)."""
     test_x = torch.as_tensor(ds.test_x)
     elbo, log_px, kl = elbo_and_kl(model, test_x)
-    if cfg.iw_examples and cfg.iw_examples < len(test_x):
-        # A seeded random subset: test sets can be ordered by class (OMNIGLOT by alphabet), so the first N are not
-        # a fair sample of them.
-        rows = np.sort(np.random.default_rng(cfg.seed).choice(len(test_x), cfg.iw_examples, replace=False))
-        iw_x, subset = test_x[torch.as_tensor(rows)], f"random {cfg.iw_examples} of {len(test_x)} (seed {cfg.seed})"
-    else:
-        iw_x, subset = test_x, "all"
-    ll = iw_log_likelihood(model, iw_x, cfg.iw_samples, progress=progress)
-    # The ELBO of the same examples, so the bound's gap is read on one set.
-    iw_elbo, _, _ = elbo_and_kl(model, iw_x)
+    iw_x = test_x[torch.as_tensor(rows)]
+    subset = "all" if len(rows) == len(test_x) else f"random {len(rows)} of {len(test_x)} (seed {cfg.data_seed})"
+    max_rows = 500_000 if next(model.parameters()).device.type == "cuda" else 50_000
+    ll = iw_log_likelihood(model, iw_x, cfg.iw_samples, max_rows=max_rows, progress=progress)
+    iw_elbo, _, _ = elbo_and_kl(model, iw_x)  # the ELBO of the same examples, so the bound's gap is read on one set
     units = active_units(model, test_x)
-    return {
-        "test_log_likelihood": float(ll.mean()),
-        "test_log_likelihood_stderr": float(ll.std() / np.sqrt(len(ll))),
+    results = {
+        "test_log_likelihood": float(ll.double().mean()),
+        "test_log_likelihood_stderr": float(ll.double().std() / np.sqrt(len(ll))),
         "iw_samples": cfg.iw_samples,
-        "iw_examples": int(iw_x.shape[0]),
+        "iw_examples": len(rows),
         "iw_subset": subset,
         "test_elbo": elbo,
         "test_elbo_iw_examples": iw_elbo,
@@ -173,10 +315,69 @@ def evaluate_model(model, ds: ImageDataset, cfg: ValidateConfig, progress: bool 
         "active_units": units,
         "latent_dims": list(model.config.latent_dims),
     }
+    return results, ll
+
+
+def compare(out: Path, cfg: ValidateConfig) -> dict:
+    """LVAE − VAE on the same test images: per seed pair (paired over images) and across seeds.
+
+    Seed i of the LVAE pairs with seed i of the VAE. The paired standard error over images measures the test
+    set's sampling noise for one pair of trained models; the spread over seed pairs measures training noise. The
+    difference counts as significant when it exceeds twice the larger of the two standard errors.
+    """
+    pairs = []
+    for seed in cfg.seeds:
+        a = np.load(out / f"lvae-s{seed}" / "log_likelihood.npy")
+        b = np.load(out / f"vae-s{seed}" / "log_likelihood.npy")
+        diff, se = paired_difference(a, b)
+        pairs.append({"seed": seed, "lvae": float(a.mean()), "vae": float(b.mean()), "diff": diff, "paired_se": se})
+    diffs = np.array([p["diff"] for p in pairs])
+    mean = float(diffs.mean())
+    seed_se = float(diffs.std(ddof=1) / math.sqrt(len(diffs))) if len(diffs) > 1 else math.nan
+    image_se = float(np.sqrt(np.mean([p["paired_se"] ** 2 for p in pairs]) / len(pairs)))
+    bound = max(image_se, seed_se) if not math.isnan(seed_se) else image_se
+    return {
+        "metric": f"L{cfg.iw_samples} test log-likelihood (nats)",
+        "pairs": pairs,
+        "mean_diff": mean,
+        "paired_se_over_images": image_se,
+        "se_over_seeds": seed_se,
+        "n_seeds": len(pairs),
+        "lvae_better_beyond_2se": bool(mean > 2 * bound),
+        "vae_better_beyond_2se": bool(mean < -2 * bound),
+    }
+
+
+def comparison_table(c: dict, results: dict[str, dict]) -> str:
+    lines = [
+        f"# LVAE − VAE, {c['metric']}",
+        "",
+        "| seed | LVAE | VAE | LVAE − VAE | paired s.e. (images) |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {p['seed']} | {p['lvae']:.2f} | {p['vae']:.2f} | {p['diff']:+.2f} | {p['paired_se']:.2f} |"
+        for p in c["pairs"]
+    ]
+    seeds = "n/a (one seed)" if math.isnan(c["se_over_seeds"]) else f"{c['se_over_seeds']:.2f}"
+    verdict = (
+        "LVAE better by more than twice the standard error"
+        if c["lvae_better_beyond_2se"]
+        else "VAE better by more than twice the standard error"
+        if c["vae_better_beyond_2se"]
+        else "no difference beyond twice the standard error"
+    )
+    lines += [
+        "",
+        f"Mean over {c['n_seeds']} seed pairs: {c['mean_diff']:+.2f} nats; s.e. over images "
+        f"{c['paired_se_over_images']:.2f}, over seeds {seeds}: {verdict}.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def results_table(r: dict) -> str:
-    name = f"{r['model'].upper()} {r['layers']}-layer (this run, {r['epochs']} epochs)"
+    stage = f", + {r['finetune_epochs']} finetuning" if r.get("finetune_epochs") else ""
+    name = f"{r['model'].upper()} {r['layers']}-layer (this run, seed {r['seed']}, {r['epochs']} epochs{stage})"
     lines = [
         f"# {r['dataset']}: {name}",
         "",
@@ -195,28 +396,38 @@ def results_table(r: dict) -> str:
         f"- test ELBO: {r['test_elbo']:.2f} (reconstruction {r['test_reconstruction']:.2f})",
         f"- KL per layer z1..zL: {kl}",
         f"- active units per layer (Cov > 0.01): {units}",
-        f"- training: {r['train_seconds']:.0f} s; skipped steps: {r['skipped_steps']}",
+        f"- training: {r['train_seconds']:.0f} s for a group of {r.get('group_size', 1)} on {r.get('device', '?')}; "
+        f"skipped steps: {r['skipped_steps']}",
     ]
     if r["dataset"] == "omniglot":
+        split = r.get("config", {}).get("omniglot_split", "drawer")
         lines.append(
-            "- OMNIGLOT here is built from the original background/evaluation zips resized to 28x28, not the "
-            "IWAE 24,345/8,070 split the paper used: close to, not identical with, the paper's setting."
+            "- OMNIGLOT from the official zips resized to 28x28, split "
+            + (
+                "by drawer (all 50 alphabets in both sets), the paper's setting"
+                if split == "drawer"
+                else "by alphabet (test alphabets unseen in training), NOT the paper's setting"
+            )
+            + "."
         )
     return "\n".join(lines) + "\n"
 
 
 def _figures(model, ds: ImageDataset, history: History, results: dict, out: Path) -> None:
+    from lvae import plots  # matplotlib only when figures are asked for
+
     plots.learning_curves(history, out / "learning_curves.png")
     plots.kl_per_layer(history, results["kl_per_layer"], out / "kl_per_layer.png")
     n = min(5000, ds.test_x.shape[0])
-    latents = [z.numpy() for z in model.encode(torch.as_tensor(ds.test_x[:n]))]
+    latents = [z.cpu().numpy() for z in model.encode(torch.as_tensor(ds.test_x[:n]))]
     plots.latent_pca(latents, ds.test_y[:n], out / "latent_pca.png")
     x = torch.as_tensor(ds.test_x[:10])
-    rows = [x.numpy(), model.reconstruct(x).numpy(), model.sample(10).numpy()]
+    rows = [x.numpy(), model.reconstruct(x).cpu().numpy(), model.sample(10).cpu().numpy()]
     plots.image_grid(rows, ds.image_shape, ["test", "reconstruction", "samples"], out / "samples.png")
 
 
 def _write_json(obj: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         json.dump(obj, f, indent=2)
@@ -224,35 +435,57 @@ def _write_json(obj: dict, path: Path) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> ValidateConfig:
-    defaults = ValidateConfig()
+    d = ValidateConfig()
     p = argparse.ArgumentParser(prog="python -m lvae.validate", description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", choices=DATASETS, default=defaults.dataset)
-    p.add_argument("--model", choices=tuple(MODEL_CLASSES), default=defaults.model)
-    p.add_argument("--layers", type=int, default=defaults.layers, help="stochastic layers (1-5)")
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
-    p.add_argument("--warmup-epochs", type=int, default=defaults.warmup_epochs)
+    p.add_argument("--dataset", choices=DATASETS, default=d.dataset)
+    p.add_argument("--models", "--model", nargs="+", choices=tuple(MODEL_CLASSES), default=list(d.models))
+    p.add_argument("--seeds", "--seed", nargs="+", type=int, default=list(d.seeds))
+    p.add_argument("--layers", type=int, default=d.layers, help="stochastic layers (1-5)")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs)
+    p.add_argument("--preset", choices=PRESETS, default=d.preset, help="paper defaults or the original code's")
+    p.add_argument("--kl", choices=("analytic", "sample"), default=d.kl, help="KL estimator of the training ELBO")
     p.add_argument("--no-batch-norm", action="store_true", help="switch batch normalisation off")
-    p.add_argument("--iw-samples", type=int, default=defaults.iw_samples, help="importance samples K")
-    p.add_argument("--iw-examples", type=int, default=defaults.iw_examples, help="test examples for IW (0: all)")
-    p.add_argument("--limit", type=int, default=defaults.limit, help="examples per split (0: all)")
-    p.add_argument("--data-dir", default=defaults.data_dir, help="local data directory")
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--threads", type=int, default=defaults.threads, help="torch threads (0: default)")
-    p.add_argument("--out", default=defaults.out, help="output directory")
+    p.add_argument("--finetune-epochs", type=int, default=d.finetune_epochs, help="finetuning stage (β = 1)")
+    p.add_argument("--finetune-lr-decay", type=float, default=d.finetune_lr_decay)
+    p.add_argument("--iw-train", type=int, default=d.iw_train, help="IW samples of the finetuning bound")
+    p.add_argument("--iw-samples", type=int, default=d.iw_samples, help="importance samples K")
+    p.add_argument("--iw-examples", type=int, default=d.iw_examples, help="test examples for IW (0: all)")
+    p.add_argument("--limit", type=int, default=d.limit, help="examples per split (0: all)")
+    p.add_argument("--omniglot-split", choices=("drawer", "alphabet"), default=d.omniglot_split)
+    p.add_argument("--data-dir", default=d.data_dir, help="local data directory")
+    p.add_argument("--data-seed", type=int, default=d.data_seed, help="seed of the test-set binarisation")
+    p.add_argument("--device", default=d.device, help="auto, cpu or cuda")
+    p.add_argument("--no-graph", action="store_true", help="eager steps on CUDA (no CUDA graph)")
+    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
+    p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p.add_argument("--threads", type=int, default=d.threads, help="torch threads (0: default)")
+    p.add_argument("--out", default=d.out, help="output directory")
     a = p.parse_args(argv)
     try:
         return ValidateConfig(
             dataset=a.dataset,
-            model=a.model,
+            models=tuple(a.models),
+            seeds=tuple(a.seeds),
             layers=a.layers,
             epochs=a.epochs,
             warmup_epochs=a.warmup_epochs,
+            preset=a.preset,
+            kl=a.kl,
             batch_norm=not a.no_batch_norm,
+            finetune_epochs=a.finetune_epochs,
+            finetune_lr_decay=a.finetune_lr_decay,
+            iw_train=a.iw_train,
             iw_samples=a.iw_samples,
             iw_examples=a.iw_examples,
             limit=a.limit,
+            omniglot_split=a.omniglot_split,
             data_dir=a.data_dir,
-            seed=a.seed,
+            data_seed=a.data_seed,
+            device=a.device,
+            graph=not a.no_graph,
+            checkpoint_every=a.checkpoint_every,
+            figures=not a.no_figures,
             out=a.out,
             threads=a.threads,
         )
@@ -263,8 +496,11 @@ def parse_args(argv: list[str] | None = None) -> ValidateConfig:
 def main(argv: list[str] | None = None) -> None:
     cfg = parse_args(argv)
     results = run_validation(cfg)
-    print(results_table(results))
-    print(f"results: {Path(cfg.out) / 'results.json'}; figures and model in {cfg.out}/")
+    for r in results.values():
+        print(results_table(r))
+    if (Path(cfg.out) / "comparison.md").exists():
+        print((Path(cfg.out) / "comparison.md").read_text())
+    print(f"results: {cfg.out}/<model>-s<seed>/results.json; figures and models beside them")
 
 
 if __name__ == "__main__":

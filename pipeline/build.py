@@ -71,6 +71,7 @@ class BuildConfig:
     lr: float = 1e-3  # Adam learning rate
     seed: int = 0  # seeds initialisation and training
     num_threads: int = 1  # torch threads; 1 is fastest for these small layers on a shared 2-core machine
+    device: str = "auto"  # where the LVAE trains: auto (CUDA when present), cpu or cuda
     min_history: int = 250  # fewest bars per ticker
     max_gap_days: int = 10  # most calendar days between two bars of a ticker
     max_ffill: int = 3  # most consecutive missing days repaired by repeating the previous bar
@@ -187,6 +188,7 @@ def fit_lvae(train_x: np.ndarray, valid_x: np.ndarray | None, cfg: BuildConfig, 
         lr=cfg.lr,
         seed=cfg.seed,
         num_threads=cfg.num_threads,
+        device=cfg.device,
     )
     history = fit(model, train_x, train_cfg, valid_x=valid_x, checkpoint_dir=None, progress=progress)
     return model, history
@@ -198,7 +200,7 @@ def encode_windows(model, windows: np.ndarray, layers: tuple[int, ...], batch: i
     with torch.no_grad():
         for i in range(0, len(windows), batch):
             zs = model.encode(torch.from_numpy(np.ascontiguousarray(windows[i : i + batch])))
-            out.append(torch.cat([zs[k] for k in layers], dim=1).numpy())
+            out.append(torch.cat([zs[k] for k in layers], dim=1).cpu().numpy())
     return np.concatenate(out).astype(np.float32)
 
 

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from lvae.validate import ValidateConfig, parse_args, run_validation
@@ -17,17 +18,19 @@ def test_validation_run_writes_results_beside_the_papers_numbers_and_resumes(sha
         out=str(tmp_path),
         threads=1,
     )
-    first = run_validation(cfg, progress=False)
-    saved = json.loads((tmp_path / "results.json").read_text())
+    first = run_validation(cfg, progress=False)["lvae-s0"]
+    run = tmp_path / "lvae-s0"
+    saved = json.loads((run / "results.json").read_text())
     assert saved["epochs"] == 1 and saved["iw_samples"] == 20 and saved["iw_examples"] == 300
     assert len(saved["kl_per_layer"]) == 2 and len(saved["active_units"]) == 2
     assert saved["test_log_likelihood"] >= saved["test_elbo_iw_examples"]  # the IW bound is above the ELBO
-    table = (tmp_path / "results.md").read_text()
+    table = (run / "results.md").read_text()
     assert "| LVAE 5-layer (paper) | -82.12 |" in table
     for figure in ("learning_curves.png", "kl_per_layer.png", "latent_pca.png", "samples.png"):
-        assert (tmp_path / figure).stat().st_size > 0
+        assert (run / figure).stat().st_size > 0
+    assert np.load(run / "log_likelihood.npy").shape == (300,)
     # More epochs on the same output directory continue from the checkpoint instead of starting again.
-    more = run_validation(ValidateConfig(**{**cfg.__dict__, "epochs": 2}), progress=False)
+    more = run_validation(ValidateConfig(**{**cfg.__dict__, "epochs": 2}), progress=False)["lvae-s0"]
     assert more["epochs"] == 2 and first["epochs"] == 1
 
 

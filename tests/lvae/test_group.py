@@ -1,0 +1,155 @@
+"""The grouped trainer (`lvae.group`), the fidelity options and the training objectives, on the CPU.
+
+The CUDA graph path replays the same `_step` as the eager CPU path checked here; what only a GPU can show (the
+capture, the streams, the timings) is measured by benchmarks/gpu_protocol.py and recorded in BENCHMARKS.md.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lvae import HierarchicalVAE, LadderVAE, LVAEConfig, TrainConfig, fit, kl_gaussian, kl_standard_normal
+from lvae.evaluate import paired_difference
+from lvae.group import fit_group
+from lvae.model import LayerOutput, ModelOutput
+from lvae.objectives import iw_bound, training_loss, warmup_log_weights, warmup_loss
+from lvae.train import resolve_device
+
+SMALL = LVAEConfig(input_dim=12, latent_dims=(4, 3, 2), hidden_dims=(16, 12, 8))
+TRAIN = TrainConfig(epochs=2, warmup_epochs=1, batch_size=32, dynamic_binarize=True, device="cpu", num_threads=1)
+
+
+def _data(n=256, seed=0):
+    rng = np.random.default_rng(seed)
+    protos = rng.random((4, 12))
+    return np.clip(protos[rng.integers(0, 4, n)] + rng.normal(0, 0.05, (n, 12)), 0, 1).astype(np.float32)
+
+
+def _model(cls=LadderVAE, seed=0, cfg=SMALL):
+    torch.manual_seed(seed)
+    return cls(cfg)
+
+
+def _flat(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_a_group_of_one_follows_the_eager_trainer():
+    # Same seed, data stream and noise: fused Adam with on-device skipping against the eager loop's Adam.
+    grouped, eager = _model(seed=3), _model(seed=3)
+    [h_group] = fit_group([grouped], _data(), dataclasses.replace(TRAIN, seed=3), [3], progress=False)
+    h_eager = fit(eager, _data(), dataclasses.replace(TRAIN, seed=3), progress=False)
+    np.testing.assert_allclose(h_group.elbo, h_eager.elbo, rtol=1e-4)
+    assert torch.allclose(_flat(grouped), _flat(eager), atol=1e-4)
+
+
+def test_steps_over_the_skip_threshold_change_nothing():
+    model = _model()
+    before = _flat(model)
+    cfg = dataclasses.replace(TRAIN, skip_threshold=1e-12)  # every gradient norm exceeds it
+    [history] = fit_group([model], _data(), cfg, [0], progress=False)
+    assert history.skipped_steps == [256 // 32] * 2
+    assert torch.equal(_flat(model), before)  # parameters, hence no Adam update at all
+
+
+def test_a_group_resumes_from_its_checkpoints_bit_for_bit(tmp_path):
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    straight = [_model(LadderVAE, 1), _model(HierarchicalVAE, 2)]
+    fit_group(straight, _data(), TRAIN, [1, 2], progress=False)
+    resumed = [_model(LadderVAE, 1), _model(HierarchicalVAE, 2)]
+    fit_group(resumed, _data(), dataclasses.replace(TRAIN, epochs=1), [1, 2], checkpoint_dirs=dirs, progress=False)
+    again = [_model(LadderVAE, 1), _model(HierarchicalVAE, 2)]
+    histories = fit_group(again, _data(), TRAIN, [1, 2], checkpoint_dirs=dirs, progress=False)
+    assert all(h.epochs_done == 2 for h in histories)
+    for a, b in zip(straight, again, strict=True):
+        assert torch.equal(_flat(a), _flat(b))
+
+
+def test_group_rejects_mismatched_arguments():
+    with pytest.raises(ValueError, match="one seed per model"):
+        fit_group([_model()], _data(), TRAIN, [0, 1], progress=False)
+    with pytest.raises(ValueError, match="full batch"):
+        fit_group([_model()], _data(16), TRAIN, [0], progress=False)
+
+
+def test_cuda_asked_for_without_cuda_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="no CUDA device"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type == "cpu"
+
+
+def test_sampled_kl_is_log_q_minus_log_p_at_every_layer_of_both_models():
+    x = torch.as_tensor(_data(8))
+    for cls in (LadderVAE, HierarchicalVAE):
+        model = _model(cls, cfg=dataclasses.replace(SMALL, kl="sample")).eval()
+        for layer in model(x).layers:
+            assert torch.allclose(layer.kl, layer.log_q - layer.log_p)
+
+
+def test_analytic_kl_of_the_ladder_is_the_closed_form():
+    model = _model().eval()
+    layers = model(torch.as_tensor(_data(8))).layers
+    assert torch.allclose(layers[-1].kl, kl_standard_normal(layers[-1].q))
+    for layer in layers[:-1]:
+        assert torch.allclose(layer.kl, kl_gaussian(layer.q, layer.p))
+
+
+def test_original_initialisation_and_head_batch_norm():
+    cfg = dataclasses.replace(SMALL, init="glorot_normal", head_batch_norm=True, input_dim=400)
+    model = _model(cfg=cfg)
+    first = model.up[0][0]  # Linear 400 -> 16 in the first MLP: Glorot normal with gain sqrt(2)
+    expected = math.sqrt(2.0) * math.sqrt(2.0 / (400 + 16))
+    assert abs(first.weight.std().item() / expected - 1) < 0.05 and torch.all(first.bias == 0)
+    head = model.heads[0]
+    assert isinstance(head.mu[1], torch.nn.BatchNorm1d) and isinstance(head.var[1], torch.nn.BatchNorm1d)
+    assert torch.all(head.var[0].bias == SMALL.softplus_bias_init)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in _model().heads.modules())
+
+
+def _output(log_px, log_ps, log_qs):
+    z = torch.zeros(len(log_px), 1)
+    layers = [
+        LayerOutput(z, None, None, log_q=torch.tensor(q), log_p=torch.tensor(p), kl=torch.tensor(q) - torch.tensor(p))
+        for p, q in zip(log_ps, log_qs, strict=True)
+    ]
+    return ModelOutput(torch.tensor(log_px), layers)
+
+
+def test_warmup_log_weight_on_hand_computed_values():
+    out = _output([-10.0, -20.0], [[-1.0, -2.0], [-3.0, -4.0]], [[0.5, 1.0], [1.5, 2.0]])
+    # log p(x|z) + β (Σ log p - Σ log q): -10 + 0.5 * (-4 - 2) = -13; -20 + 0.5 * (-6 - 3) = -24.5
+    assert torch.allclose(warmup_log_weights(out, 0.5), torch.tensor([-13.0, -24.5]))
+    assert torch.allclose(warmup_loss(out, 0.5), -torch.tensor([-13.0, -24.5]).mean())
+
+
+def test_iw_training_loss_is_the_k_sample_bound_and_one_sample_is_the_elbo():
+    model = _model().eval()
+    x = torch.as_tensor(_data(6))
+    torch.manual_seed(5)
+    loss1, out1 = training_loss(model, x, 1.0, 1)
+    assert torch.allclose(loss1, -(out1.log_px - out1.kl).mean())
+    torch.manual_seed(5)
+    loss10, out10 = training_loss(model, x, 1.0, 10)
+    expected = -iw_bound(out10.log_weight.view(10, 6)).mean()
+    assert torch.allclose(loss10, expected)
+    assert loss10 < -out10.log_weight.view(10, 6).mean()  # the IW bound is above the average ELBO of its samples
+
+
+def test_paired_difference_on_known_values():
+    diff, se = paired_difference(np.array([1.0, 2.0, 3.0]), np.zeros(3))
+    assert diff == pytest.approx(2.0) and se == pytest.approx(1.0 / math.sqrt(3))
+    with pytest.raises(ValueError):
+        paired_difference(np.ones(1), np.ones(1))
+
+
+def test_train_config_rejects_bad_fidelity_options():
+    for bad in ({"clip_value": -1.0}, {"lr_decay": 0.0}, {"iw_train": 0}, {"device": "tpu"}):
+        with pytest.raises(ValueError):
+            TrainConfig(**bad)
+    with pytest.raises(ValueError, match="kl must be"):
+        LVAEConfig(kl="mc")
