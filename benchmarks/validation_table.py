@@ -1,85 +1,97 @@
-"""Write a data set's LVAE-vs-VAE validation section of BENCHMARKS.md from `lvae.validate` runs.
+"""Write a data set's LVAE-vs-VAE validation section of BENCHMARKS.md from one validation run.
 
-python -m lvae.validate --dataset mnist --model lvae --out runs/mnist/lvae ...   (and --model vae)
-python -m benchmarks.validation_table runs/mnist/lvae runs/mnist/vae
+    python -m lvae.validate --dataset mnist --models lvae vae --seeds 0 1 ... --out runs/mnist
+    python -m benchmarks.validation_table runs/mnist --title "MNIST: LVAE vs VAE, CPU budget" --command "..."
+
+RUN is an `lvae.validate` output directory (<model>-s<seed>/results.json, comparison.json) or a
+benchmarks/gpu_protocol.py output (summary.json).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from benchmarks.markdown import write_section
 from lvae.validate import PAPER_NUMBERS
 
 
-def section(runs: list[dict]) -> str:
-    r0 = runs[0]
-    subset = r0.get("iw_subset", f"the first {r0['iw_examples']}")
+def load_run(folder: Path) -> tuple[dict[str, dict], dict | None, dict | None]:
+    """(results by run name, comparison or None, timing or None) of a validation or GPU-protocol run."""
+    if (folder / "summary.json").exists():
+        s = json.loads((folder / "summary.json").read_text())
+        return s["results"], s.get("comparison"), s.get("timing")
+    results = {p.parent.name: json.loads(p.read_text()) for p in sorted(folder.glob("*/results.json"))}
+    if not results:
+        raise SystemExit(f"error: no results in {folder} (expected <model>-s<seed>/results.json or summary.json)")
+    comparison = folder / "comparison.json"
+    return results, json.loads(comparison.read_text()) if comparison.exists() else None, None
+
+
+def section(results: dict[str, dict], comparison: dict | None, timing: dict | None, command: str) -> str:
+    r0 = next(iter(results.values()))
+    cfg = r0["config"]
+    stage = f", then {r0['finetune_epochs']} finetuning epochs" if r0.get("finetune_epochs") else ""
     lines = [
-        f"Reduced CPU budget: {r0['epochs']} epochs, warm-up over the first {r0['warmup_epochs']}, batch 256, "
-        f"Adam (lr 1e-3, ε 1e-4), batch norm, dynamic binarisation, seed {r0['seed']}; the paper trained "
-        "2000 epochs with warm-up over 200. Test log-likelihood with "
-        f"K = {r0['iw_samples']} importance samples on {subset} test images (the CPU time "
-        f"for all of them did not fit this run); ELBO, KL and active units on all {r0['test_examples']}.",
+        f"Budget: {r0['epochs']} epochs (warm-up over the first {r0['warmup_epochs']}){stage}, batch 256, preset "
+        f"'{r0['preset']}', KL estimator '{r0['kl']}', dynamic binarisation; the paper trained 2000 epochs with "
+        f"warm-up over 200. All {len(results)} models trained together as one group on {r0['device']} in "
+        f"{r0['train_seconds'] / 60:.1f} min ({r0['ms_per_group_step']:.2f} ms per group step). "
+        f"L{r0['iw_samples']} on {r0['iw_subset']} {r0['test_examples']} test images (one binarisation, seed "
+        f"{cfg['data_seed']}, shared by every model); ELBO, KL and active units on all of them.",
         "",
-        f"| model | epochs | L{r0['iw_samples']} log p(x) | test ELBO | KL per layer z1..zL | active units "
-        "| train time |",
+        f"| model | seed | epochs | L{r0['iw_samples']} log p(x) | test ELBO | KL per layer z1..zL | active units |",
         "|---|---|---|---|---|---|---|",
     ]
-    for r in runs:
+    for r in results.values():
         kl = " / ".join(f"{k:.1f}" for k in r["kl_per_layer"])
         units = " / ".join(f"{a}/{d}" for a, d in zip(r["active_units"], r["latent_dims"], strict=True))
         lines.append(
-            f"| {r['model'].upper()} {r['layers']}-layer | {r['epochs']} | **{r['test_log_likelihood']:.2f}** ± "
-            f"{r['test_log_likelihood_stderr']:.2f} | {r['test_elbo']:.2f} | {kl} | {units} | "
-            f"{r['train_seconds'] / 60:.0f} min |"
+            f"| {r['model'].upper()} {r['layers']}-layer | {r['seed']} | {r['epochs']} | "
+            f"**{r['test_log_likelihood']:.2f}** ± {r['test_log_likelihood_stderr']:.2f} | {r['test_elbo']:.2f} | "
+            f"{kl} | {units} |"
         )
     paper = PAPER_NUMBERS.get(r0["dataset"], [])
     if paper:
         lines += ["", "The paper's numbers (2000 epochs):", "", "| model | log p(x) |", "|---|---|"]
         lines += [f"| {label} | {value:.2f} |" for label, value in paper]
-    if r0["dataset"] == "omniglot":
-        lines += [
-            "",
-            "OMNIGLOT here is built from the official background/evaluation zips resized to 28x28 (19,280 / "
-            "13,180 images), not the IWAE 24,345 / 8,070 split the paper used: close to, not the same as, its setting.",
-        ]
-    by_model = {r["model"]: r for r in runs}
-    if {"lvae", "vae"} <= by_model.keys():
-        gap = by_model["lvae"]["test_log_likelihood"] - by_model["vae"]["test_log_likelihood"]
-        lvae, vae = by_model["lvae"], by_model["vae"]
-        lines += [
-            "",
-            f"LVAE minus VAE at the same budget: {gap:+.2f} nats in L{r0['iw_samples']} on the "
-            f"{r0['iw_examples']} images, "
-            f"{lvae['test_elbo'] - vae['test_elbo']:+.2f} nats in ELBO on all {r0['test_examples']}; "
-            f"ELBO on the {r0['iw_examples']} images: LVAE {lvae['test_elbo_iw_examples']:.2f}, "
-            f"VAE {vae['test_elbo_iw_examples']:.2f}. "
-            f"Active units: LVAE {sum(lvae['active_units'])}, VAE {sum(vae['active_units'])}.",
-        ]
-    lines += ["", f"Machine: {r0['machine']}. Commands:", ""]
-    for r in runs:
-        c = r["config"]
-        lines.append(
-            f"    python -m lvae.validate --dataset {c['dataset']} --model {c['model']} --layers {c['layers']} "
-            f"--epochs {c['epochs']} --warmup-epochs {c['warmup_epochs']} --iw-samples {c['iw_samples']} "
-            f"--iw-examples {c['iw_examples']} --threads {c['threads']} --data-dir ../shared/datasets --out {c['out']}"
+    if comparison:
+        c = comparison
+        seeds = "n/a" if c["se_over_seeds"] is None or math.isnan(c["se_over_seeds"]) else f"{c['se_over_seeds']:.2f}"
+        pairs = "; ".join(f"seed {p['seed']}: {p['diff']:+.2f} ± {p['paired_se']:.2f}" for p in c["pairs"])
+        verdict = (
+            "the LVAE is better by more than twice the standard error"
+            if c["lvae_better_beyond_2se"]
+            else "the VAE is better by more than twice the standard error"
+            if c["vae_better_beyond_2se"]
+            else "no difference beyond twice the standard error"
         )
-    lines.append("    python -m benchmarks.validation_table " + " ".join(r["config"]["out"] for r in runs))
+        lines += [
+            "",
+            f"LVAE − VAE in L{r0['iw_samples']}, paired over the same test images ({pairs}): mean "
+            f"{c['mean_diff']:+.2f} nats over {c['n_seeds']} seed pairs, standard error over images "
+            f"{c['paired_se_over_images']:.2f}, over seeds {seeds}: {verdict}.",
+        ]
+    if timing:
+        lines += ["", "Group step time measured in the same run (second of two epochs, CUDA graph, fp32):", ""]
+        lines += ["| group | s / epoch | ms / group step |", "|---|---|---|"]
+        lines += [f"| {k} | {v['epoch_seconds']:.3f} | {v['ms_per_group_step']:.2f} |" for k, v in timing.items()]
+    lines += ["", f"Machine: {r0['machine']}, {r0['device']}, torch {r0['torch']}. Command:", "", f"    {command}"]
     return "\n".join(lines)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="+", help="output directories of lvae.validate runs")
+    p.add_argument("run", help="output directory of lvae.validate or benchmarks/gpu_protocol.py")
+    p.add_argument("--title", required=True, help="section title in BENCHMARKS.md")
+    p.add_argument("--command", required=True, help="the command that produced the run, quoted in the section")
     a = p.parse_args()
-    runs = [json.loads((Path(d) / "results.json").read_text()) for d in a.runs]
-    body = section(runs)
+    results, comparison, timing = load_run(Path(a.run))
+    body = section(results, comparison, timing, a.command)
     print(body)
-    r0 = runs[0]
-    write_section(f"{r0['dataset'].upper()} validation: LVAE vs VAE, {r0['layers']} layers", body)
+    write_section(a.title, body)
 
 
 if __name__ == "__main__":

@@ -4,16 +4,19 @@
 """
 
 from lvae.checkpoint import load_model, save_model
-from lvae.config import MNIST_PAPER, MNIST_PAPER_TRAIN, LVAEConfig, TrainConfig
+from lvae.config import MNIST_PAPER, MNIST_PAPER_TRAIN, ORIGINAL_MODEL, ORIGINAL_TRAIN, LVAEConfig, TrainConfig
 from lvae.distributions import Gaussian, kl_gaussian, kl_standard_normal, precision_merge
-from lvae.evaluate import active_units, elbo_and_kl, iw_log_likelihood, recalibrate_batch_norm
+from lvae.evaluate import active_units, elbo_and_kl, iw_log_likelihood, paired_difference, recalibrate_batch_norm
+from lvae.group import fit_group
 from lvae.model import HierarchicalModel, HierarchicalVAE, LadderVAE, LayerOutput, ModelOutput
-from lvae.objectives import iw_bound, warmup_beta, warmup_loss
+from lvae.objectives import iw_bound, training_loss, warmup_beta, warmup_loss
 from lvae.train import History, fit
 
 __all__ = [
     "MNIST_PAPER",
     "MNIST_PAPER_TRAIN",
+    "ORIGINAL_MODEL",
+    "ORIGINAL_TRAIN",
     "Gaussian",
     "HierarchicalModel",
     "HierarchicalVAE",
@@ -26,14 +29,17 @@ __all__ = [
     "active_units",
     "elbo_and_kl",
     "fit",
+    "fit_group",
     "iw_bound",
     "iw_log_likelihood",
     "kl_gaussian",
     "kl_standard_normal",
     "load_model",
+    "paired_difference",
     "precision_merge",
     "recalibrate_batch_norm",
     "save_model",
+    "training_loss",
     "warmup_beta",
     "warmup_loss",
 ]
