@@ -80,6 +80,7 @@ def main() -> None:
         device=a.device,
         checkpoint_every=100,
         figures=False,
+        tensorboard=False,
         out=str(work),
     )
     device = resolve_device(a.device)

@@ -38,8 +38,10 @@ from tqdm.auto import tqdm
 
 from lvae.checkpoint import atomic_save, load_checkpoint, model_kind
 from lvae.config import TrainConfig
+from lvae.evaluate import active_units
 from lvae.model import HierarchicalModel
 from lvae.objectives import training_loss, warmup_beta
+from lvae.tensorboard import EpochLog
 from lvae.train import CHECKPOINT_NAME, History, as_examples, elbo_of, resolve_device
 
 log = logging.getLogger(__name__)
@@ -77,12 +79,14 @@ def fit_group(
     eval_every: int = 10,
     graph: bool | None = None,
     progress: bool = True,
+    log_dirs: Sequence[str | Path] | None = None,
 ) -> list[History]:
     """Train `models` (built and initialised by the caller) together on `train_x` (N, D), `seeds[i]` for model i.
 
     All models share `cfg` except its seed. `graph` (default: on CUDA) captures the step in a CUDA graph.
     Checkpoints go to `checkpoint_dirs[i]/last.pt` every `checkpoint_every` epochs and at the end; an existing one
     is resumed. `valid_x` is scored (single-sample ELBO, eval mode) every `eval_every` epochs and at the end.
+    With `log_dirs`, each model's epochs go to TensorBoard (ELBO, β, KL per layer, lr, active units when scored).
     """
     if len(models) != len(seeds) or not models:
         raise ValueError(f"need one seed per model: {len(models)} models, {len(seeds)} seeds")
@@ -111,6 +115,7 @@ def fit_group(
     if len(done) != 1:
         raise ValueError(f"the group's checkpoints stopped at different epochs: {sorted(done)}")
     start_epoch = done.pop()
+    boards = [EpochLog(d) for d in log_dirs] if log_dirs is not None else None
     beta = torch.zeros((), device=device)
     n_batches = train.shape[0] // cfg.batch_size
     arange = torch.arange(cfg.batch_size, device=device)
@@ -137,14 +142,20 @@ def fit_group(
         last = epoch == cfg.epochs - 1
         scored = valid is not None and ((epoch + 1) % eval_every == 0 or last)
         seconds = (time.perf_counter() - started) / len(slots)  # the group's time, shared out
-        for slot in slots:
+        for i, slot in enumerate(slots):
             _record(slot, epoch, cfg, n_batches, valid if scored else None, seconds)
+            if boards is not None:
+                units = active_units(slot.model, valid) if scored else None
+                boards[i].write(slot.history, cfg.lr * cfg.lr_decay**epoch, units)
+                slot.model.train()
         bar.set_postfix(elbo=" ".join(f"{s.history.elbo[-1]:.2f}" for s in slots), beta=f"{float(beta):.2f}")
         if any(s.checkpoint for s in slots) and ((epoch + 1) % checkpoint_every == 0 or last):
             rng = _device_rng(device)
             for slot in slots:
                 if slot.checkpoint is not None:
                     _save(slot, rng)
+    for board in boards or []:
+        board.close()
     for slot in slots:
         slot.model.eval()
     return [s.history for s in slots]

@@ -21,8 +21,10 @@ from tqdm.auto import tqdm
 
 from lvae.checkpoint import atomic_save, load_checkpoint, model_kind
 from lvae.config import TrainConfig
+from lvae.evaluate import active_units
 from lvae.model import HierarchicalModel
 from lvae.objectives import training_loss, warmup_beta
+from lvae.tensorboard import EpochLog
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +137,13 @@ def fit(
     progress: bool = True,
     eval_every: int = 10,
     on_epoch_end: Callable[[int, History], None] | None = None,
+    log_dir: str | Path | None = None,
 ) -> History:
     """Train `model` in place on `train_x` (N, D); resume from `checkpoint_dir` when it holds a checkpoint.
 
     `valid_x` (binarised already when the data are binary) is scored every `eval_every` epochs and at the end.
-    `on_epoch_end(epoch, history)` runs after each epoch's checkpoint is written.
+    `on_epoch_end(epoch, history)` runs after each epoch's checkpoint is written. With `log_dir`, each epoch's
+    ELBO, β, KL per layer, learning rate (and active units on `valid_x` when it is scored) go to TensorBoard.
     """
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
@@ -156,6 +160,7 @@ def fit(
     if ckpt_path is not None and (state := load_checkpoint(ckpt_path)) is not None:
         _restore(state, model, opt, gen, history, cfg)
         log.info("resumed from %s after epoch %d", ckpt_path, history.epochs_done)
+    board = EpochLog(log_dir) if log_dir is not None else None
     bar = tqdm(range(history.epochs_done, cfg.epochs), disable=not progress, desc=f"train {model_kind(model)}")
     for epoch in bar:
         start = time.perf_counter()
@@ -175,8 +180,13 @@ def fit(
         bar.set_postfix(elbo=f"{elbo:.2f}", beta=f"{beta:.2f}")
         if ckpt_path is not None:
             _save(ckpt_path, model, opt, gen, history, cfg)
+        if board is not None:
+            board.write(history, opt.param_groups[0]["lr"], active_units(model, valid) if scored else None)
+            model.train()
         if on_epoch_end is not None:
             on_epoch_end(epoch, history)
+    if board is not None:
+        board.close()
     model.eval()
     return history
 

@@ -105,6 +105,8 @@ class ValidateConfig:
     """Epochs between checkpoints (and at the end); a rerun with the same --out resumes."""
     figures: bool = True
     """Write the figures (matplotlib)."""
+    tensorboard: bool = True
+    """Log each epoch to TensorBoard under <out>/<model>-s<seed>/tensorboard (`tensorboard --logdir <out>`)."""
     out: str = "runs/validate"
     """Output directory."""
     threads: int = 0
@@ -202,6 +204,7 @@ def run_validation(cfg: ValidateConfig, progress: bool = True) -> dict:
         checkpoint_every=cfg.checkpoint_every,
         graph=cfg.graph and device.type == "cuda",
         progress=progress,
+        log_dirs=[out / n / "tensorboard" for n in names] if cfg.tensorboard else None,
     )
     train_seconds = time.perf_counter() - started
     finetune: list[History] | None = None
@@ -217,6 +220,7 @@ def run_validation(cfg: ValidateConfig, progress: bool = True) -> dict:
             checkpoint_every=cfg.checkpoint_every,
             graph=cfg.graph and device.type == "cuda",
             progress=progress,
+            log_dirs=[out / n / "tensorboard-finetune" for n in names] if cfg.tensorboard else None,
         )
         train_seconds += time.perf_counter() - started
     rows = _iw_rows(cfg, len(ds.test_x))
@@ -459,6 +463,7 @@ def parse_args(argv: list[str] | None = None) -> ValidateConfig:
     p.add_argument("--no-graph", action="store_true", help="eager steps on CUDA (no CUDA graph)")
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs")
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads (0: default)")
     p.add_argument("--out", default=d.out, help="output directory")
     a = p.parse_args(argv)
@@ -486,6 +491,7 @@ def parse_args(argv: list[str] | None = None) -> ValidateConfig:
             graph=not a.no_graph,
             checkpoint_every=a.checkpoint_every,
             figures=not a.no_figures,
+            tensorboard=not a.no_tensorboard,
             out=a.out,
             threads=a.threads,
         )

@@ -153,3 +153,18 @@ def test_train_config_rejects_bad_fidelity_options():
             TrainConfig(**bad)
     with pytest.raises(ValueError, match="kl must be"):
         LVAEConfig(kl="mc")
+
+
+def test_training_writes_its_epochs_to_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    [history] = fit_group(
+        [_model()], _data(), TRAIN, [0], valid_x=_data(64, 1), eval_every=2, progress=False, log_dirs=[tmp_path]
+    )
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    elbo = [e.value for e in events.Scalars("elbo/train")]
+    assert elbo == pytest.approx(history.elbo)
+    assert [e.value for e in events.Scalars("beta")] == pytest.approx([0.0, 1.0])
+    assert [e.value for e in events.Scalars("kl/z2")] == pytest.approx([k[1] for k in history.kl_per_layer])
+    assert [e.step for e in events.Scalars("active_units/total")] == [2]  # scored at the second epoch only

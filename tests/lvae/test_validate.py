@@ -29,6 +29,7 @@ def test_validation_run_writes_results_beside_the_papers_numbers_and_resumes(sha
     for figure in ("learning_curves.png", "kl_per_layer.png", "latent_pca.png", "samples.png"):
         assert (run / figure).stat().st_size > 0
     assert np.load(run / "log_likelihood.npy").shape == (300,)
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))  # `tensorboard --logdir` reads these
     # More epochs on the same output directory continue from the checkpoint instead of starting again.
     more = run_validation(ValidateConfig(**{**cfg.__dict__, "epochs": 2}), progress=False)["lvae-s0"]
     assert more["epochs"] == 2 and first["epochs"] == 1
