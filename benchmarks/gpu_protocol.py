@@ -3,7 +3,7 @@
     python benchmarks/gpu_protocol.py --data-dir DATA --out OUT --train-seconds 400 --seeds 0 1
 
 1. Times the group step: a group of one LVAE, then the full group (every model x seed), two epochs each through
-   `lvae.group.fit_group` (CUDA graph, one stream per model); the second epoch is the measurement.
+   `lvae.train.fit_group` (CUDA graph, one stream per model); the second epoch is the measurement.
 2. Picks the epochs that fit `--train-seconds` at the measured epoch time (warm-up over a tenth of them, the
    paper's ratio 200/2000), unless `--epochs` is given.
 3. Runs `lvae.validate` with those epochs: training, batch-norm statistics over the training set, L5000 on the
@@ -32,8 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lvae.checkpoint import MODEL_CLASSES  # noqa: E402
 from lvae.datasets import load_dataset  # noqa: E402
-from lvae.group import fit_group  # noqa: E402
-from lvae.train import resolve_device  # noqa: E402
+from lvae.train import (
+    fit_group,  # noqa: E402
+    resolve_device,  # noqa: E402
+)
 from lvae.validate import ValidateConfig, run_validation  # noqa: E402
 
 

@@ -7,10 +7,9 @@ from lvae.checkpoint import load_model, save_model
 from lvae.config import MNIST_PAPER, MNIST_PAPER_TRAIN, ORIGINAL_MODEL, ORIGINAL_TRAIN, LVAEConfig, TrainConfig
 from lvae.distributions import Gaussian, kl_gaussian, kl_standard_normal, precision_merge
 from lvae.evaluate import active_units, elbo_and_kl, iw_log_likelihood, paired_difference, recalibrate_batch_norm
-from lvae.group import fit_group
 from lvae.model import HierarchicalModel, HierarchicalVAE, LadderVAE, LayerOutput, ModelOutput
 from lvae.objectives import iw_bound, training_loss, warmup_beta, warmup_loss
-from lvae.train import History, fit
+from lvae.train import History, fit, fit_group
 
 __all__ = [
     "MNIST_PAPER",

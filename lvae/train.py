@@ -1,8 +1,27 @@
-"""Training: Adam on the warm-up ELBO with gradient clipping, NaN-skipping and per-epoch checkpoints.
+"""Training: Adam on the warm-up ELBO (or the IW bound) for one model or a group of models trained together.
 
-A run interrupted after any epoch and restarted with the same arguments resumes from its last checkpoint and
-ends with the same weights as an uninterrupted run of the same seed: the checkpoint carries the model, the
-optimiser, the history and every random number generator's state.
+A run interrupted after any checkpoint and restarted with the same arguments resumes from it and ends with the
+same weights as an uninterrupted run: the checkpoint carries the model, the optimiser, the history, the data
+generator and the device's random state. `fit` trains one model; `fit_group` several together, on a GPU each
+optimiser step replayed from one CUDA graph — the paper's protocol at GPU speed:
+
+The paper's step (a 2M-parameter MLP model at batch 256) is latency-bound on a GPU: eager PyTorch spends its time
+launching ~2,000 small kernels and waiting on the host. `fit_group` removes both costs:
+
+- the whole step — batch gather, forward, backward, norm and value clipping, the non-finite check, the fused Adam
+  update and the running sums of the epoch's statistics — is captured once into a CUDA graph and replayed;
+- nothing in a step reads a value back to the host: β and the learning rate are device tensors, the batch is
+  gathered on the device from an index pointer the step advances itself, and a non-finite or exploding step is
+  skipped on the device (fused Adam's `found_inf`: parameters, moments and step count stay as they were);
+- the models of a group (seeds, or an LVAE and a VAE) run on their own CUDA streams inside one graph, so their
+  kernels overlap and a group costs little more than one model.
+
+The same step runs eagerly on a CPU (no graph, no streams), which is how the tests check its semantics: a group
+of one model on the CPU follows the same arithmetic as on the GPU.
+
+Each model keeps its own data stream: a device generator seeded with its seed draws the epoch's binarisation and
+shuffling. The reparameterisation noise comes from the device's default generator, shared by the group (seeded
+with the first seed), so a model's exact trajectory depends on the group it trained in, not on anything else.
 """
 
 from __future__ import annotations
@@ -11,12 +30,13 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from lvae.checkpoint import atomic_save, load_checkpoint, model_kind
@@ -58,14 +78,6 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
-def seed_everything(seed: int, device: torch.device | None = None) -> torch.Generator:
-    """Seed torch (and CUDA); return a generator on `device` for the data stream."""
-    torch.manual_seed(seed)
-    if device is not None and device.type == "cuda":
-        torch.cuda.manual_seed(seed)
-    return torch.Generator(device=device or "cpu").manual_seed(seed)
-
-
 def as_examples(x: np.ndarray | torch.Tensor, input_dim: int | None = None) -> torch.Tensor:
     """A finite float32 (N, D) tensor of examples, or a ValueError saying what is wrong."""
     t = torch.as_tensor(x, dtype=torch.float32)
@@ -76,43 +88,6 @@ def as_examples(x: np.ndarray | torch.Tensor, input_dim: int | None = None) -> t
     if not torch.isfinite(t).all():
         raise ValueError("training data contains NaN or infinite values")
     return t
-
-
-def _epoch(
-    model: HierarchicalModel,
-    opt: torch.optim.Optimizer,
-    data: torch.Tensor,
-    cfg: TrainConfig,
-    beta: float,
-    gen: torch.Generator,
-) -> tuple[float, float, list[float], int]:
-    model.train()
-    if cfg.dynamic_binarize:
-        data = torch.bernoulli(data, generator=gen)
-    order = torch.randperm(data.shape[0], generator=gen, device=data.device)
-    n_batches = data.shape[0] // cfg.batch_size or 1  # drop the ragged end: batch norm wants full batches
-    sums = torch.zeros(2 + model.config.num_layers, dtype=torch.float64, device=data.device)
-    used = skipped = 0
-    for b in range(n_batches):
-        x = data[order[b * cfg.batch_size : (b + 1) * cfg.batch_size]]  # (B, D)
-        loss, out = training_loss(model, x, beta, cfg.iw_train)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        if cfg.clip_value:
-            torch.nn.utils.clip_grad_value_(model.parameters(), cfg.clip_value)
-        if not (torch.isfinite(loss) and torch.isfinite(norm) and norm <= cfg.skip_threshold):
-            skipped += 1
-            log.warning("skipped a step: loss %s, gradient norm %s", loss.item(), norm.item())
-            continue
-        opt.step()
-        with torch.no_grad():
-            kls = torch.stack([layer.kl.mean() for layer in out.layers])
-            elbo = out.log_px.mean() - kls.sum()
-            sums += torch.cat([loss.detach()[None], elbo[None], kls]).double()
-        used += 1
-    means = (sums / max(used, 1)).tolist()
-    return means[0], means[1], means[2:], skipped
 
 
 @torch.no_grad()
@@ -139,91 +114,317 @@ def fit(
     on_epoch_end: Callable[[int, History], None] | None = None,
     log_dir: str | Path | None = None,
 ) -> History:
-    """Train `model` in place on `train_x` (N, D); resume from `checkpoint_dir` when it holds a checkpoint.
+    """Train one `model` in place on `train_x` (N, D): `fit_group` with a group of one, checkpointed every epoch.
 
-    `valid_x` (binarised already when the data are binary) is scored every `eval_every` epochs and at the end.
-    `on_epoch_end(epoch, history)` runs after each epoch's checkpoint is written. With `log_dir`, each epoch's
-    ELBO, β, KL per layer, learning rate (and active units on `valid_x` when it is scored) go to TensorBoard.
+    Resumes from `checkpoint_dir` when it holds a checkpoint. `valid_x` (binarised already when the data are
+    binary) is scored every `eval_every` epochs and at the end. `on_epoch_end(epoch, history)` runs after each
+    epoch's checkpoint is written. With `log_dir`, each epoch goes to TensorBoard.
     """
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
-    device = resolve_device(cfg.device)
-    data = as_examples(train_x, model.config.input_dim).to(device)
-    if data.shape[0] < 2:
-        raise ValueError("need at least two training examples")
-    valid = as_examples(valid_x, model.config.input_dim).to(device) if valid_x is not None else None
-    model.to(device)
-    gen = seed_everything(cfg.seed, device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
-    history = History()
-    ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
-    if ckpt_path is not None and (state := load_checkpoint(ckpt_path)) is not None:
-        _restore(state, model, opt, gen, history, cfg)
-        log.info("resumed from %s after epoch %d", ckpt_path, history.epochs_done)
-    board = EpochLog(log_dir) if log_dir is not None else None
-    bar = tqdm(range(history.epochs_done, cfg.epochs), disable=not progress, desc=f"train {model_kind(model)}")
-    for epoch in bar:
-        start = time.perf_counter()
-        beta = warmup_beta(epoch, cfg.warmup_epochs)
-        for group in opt.param_groups:
-            group["lr"] = cfg.lr * cfg.lr_decay**epoch
-        loss, elbo, kls, skipped = _epoch(model, opt, data, cfg, beta, gen)
-        last = epoch == cfg.epochs - 1
-        scored = valid is not None and ((epoch + 1) % eval_every == 0 or last)
-        history.valid_elbo.append(elbo_of(model, valid) if scored else math.nan)
-        history.beta.append(beta)
-        history.loss.append(loss)
-        history.elbo.append(elbo)
-        history.kl_per_layer.append(kls)
-        history.skipped_steps.append(skipped)
-        history.seconds.append(time.perf_counter() - start)
-        bar.set_postfix(elbo=f"{elbo:.2f}", beta=f"{beta:.2f}")
-        if ckpt_path is not None:
-            _save(ckpt_path, model, opt, gen, history, cfg)
-        if board is not None:
-            board.write(history, opt.param_groups[0]["lr"], active_units(model, valid) if scored else None)
-            model.train()
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, history)
-    if board is not None:
-        board.close()
-    model.eval()
+    [history] = fit_group(
+        [model],
+        train_x,
+        cfg,
+        [cfg.seed],
+        valid_x=valid_x,
+        checkpoint_dirs=[checkpoint_dir] if checkpoint_dir is not None else None,
+        checkpoint_every=1,
+        eval_every=eval_every,
+        progress=progress,
+        log_dirs=[log_dir] if log_dir is not None else None,
+        on_epoch_end=(lambda epoch, histories: on_epoch_end(epoch, histories[0])) if on_epoch_end else None,
+    )
     return history
 
 
-def _save(path: Path, model, opt, gen: torch.Generator, history: History, cfg: TrainConfig) -> None:
-    atomic_save(
-        {
-            "kind": model_kind(model),
-            "model_config": dataclasses.asdict(model.config),
-            "train_config": dataclasses.asdict(cfg),
-            "model": model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "history": dataclasses.asdict(history),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
-            "generator_rng": gen.get_state(),
-        },
-        path,
+@dataclass
+class _Slot:
+    """One model of the group and the static buffers its captured step reads and writes."""
+
+    model: HierarchicalModel
+    cfg: TrainConfig
+    opt: torch.optim.Adam
+    gen: torch.Generator  # the model's data stream: binarisation and shuffling
+    data: Tensor  # (N, D) this epoch's (binarised) training set
+    order: Tensor  # (N,) this epoch's permutation
+    ptr: Tensor  # () int64: the next batch of the epoch
+    lr: Tensor  # () the learning rate, a device tensor so the graph reads it
+    found_inf: Tensor  # () 1.0 when this step is skipped
+    force_skip: Tensor  # () 1.0 while warming up the graph: every step is skipped
+    sums: Tensor  # (2 + L,) running sums of loss, ELBO, KL per layer over the epoch's kept steps
+    skipped: Tensor  # () steps skipped this epoch
+    history: History = field(default_factory=History)
+    checkpoint: Path | None = None
+
+
+def fit_group(
+    models: Sequence[HierarchicalModel],
+    train_x: np.ndarray | Tensor,
+    cfg: TrainConfig,
+    seeds: Sequence[int],
+    *,
+    valid_x: np.ndarray | Tensor | None = None,
+    checkpoint_dirs: Sequence[str | Path] | None = None,
+    checkpoint_every: int = 10,
+    eval_every: int = 10,
+    graph: bool | None = None,
+    progress: bool = True,
+    log_dirs: Sequence[str | Path] | None = None,
+    on_epoch_end: Callable[[int, list[History]], None] | None = None,
+) -> list[History]:
+    """Train `models` (built and initialised by the caller) together on `train_x` (N, D), `seeds[i]` for model i.
+
+    All models share `cfg` except its seed. `graph` (default: on CUDA) captures the step in a CUDA graph.
+    Checkpoints go to `checkpoint_dirs[i]/last.pt` every `checkpoint_every` epochs and at the end; an existing one
+    is resumed. `valid_x` is scored (single-sample ELBO, eval mode) every `eval_every` epochs and at the end.
+    With `log_dirs`, each model's epochs go to TensorBoard (ELBO, β, KL per layer, lr, active units when scored).
+    `on_epoch_end(epoch, histories)` runs after each epoch (and its checkpoint, when one is due).
+    With fewer examples than `cfg.batch_size`, every step takes all of them.
+    """
+    if len(models) != len(seeds) or not models:
+        raise ValueError(f"need one seed per model: {len(models)} models, {len(seeds)} seeds")
+    if checkpoint_dirs is not None and len(checkpoint_dirs) != len(models):
+        raise ValueError("need one checkpoint directory per model")
+    if len({m.config.input_dim for m in models}) != 1:
+        raise ValueError("the models of a group must take inputs of one dimension")
+    device = resolve_device(cfg.device)
+    graph = device.type == "cuda" if graph is None else graph
+    if graph and device.type != "cuda":
+        raise ValueError("CUDA graphs need a CUDA device")
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    train = as_examples(train_x, models[0].config.input_dim).to(device)
+    if train.shape[0] < 2:
+        raise ValueError("need at least two training examples (batch norm)")
+    batch = min(cfg.batch_size, train.shape[0])
+    valid = as_examples(valid_x, models[0].config.input_dim).to(device) if valid_x is not None else None
+    slots = [_make_slot(m, dataclasses.replace(cfg, seed=s), train, device) for m, s in zip(models, seeds, strict=True)]
+    _seed_device(device, seeds[0])
+    for i, slot in enumerate(slots):
+        if checkpoint_dirs is not None:
+            slot.checkpoint = Path(checkpoint_dirs[i]) / CHECKPOINT_NAME
+            if (state := load_checkpoint(slot.checkpoint)) is not None:
+                _restore(slot, state, device)
+    done = {s.history.epochs_done for s in slots}
+    if len(done) != 1:
+        raise ValueError(f"the group's checkpoints stopped at different epochs: {sorted(done)}")
+    start_epoch = done.pop()
+    boards = [EpochLog(d) for d in log_dirs] if log_dirs is not None else None
+    beta = torch.zeros((), device=device)
+    n_batches = train.shape[0] // batch  # the ragged end is dropped: batch norm wants full batches
+    arange = torch.arange(batch, device=device)
+    if graph:
+        replay = _capture(slots, beta, arange, device)
+    else:
+
+        def replay() -> None:
+            _group_step(slots, beta, arange, None)
+
+    if start_epoch and slots[0].checkpoint is not None:
+        state = load_checkpoint(slots[0].checkpoint)
+        if state is not None and "device_rng" in state:
+            _set_device_rng(device, state["device_rng"])
+    bar = tqdm(range(start_epoch, cfg.epochs), disable=not progress, desc=f"train {len(slots)} models on {device}")
+    for epoch in bar:
+        started = time.perf_counter()
+        beta.fill_(warmup_beta(epoch, cfg.warmup_epochs))
+        for slot in slots:
+            slot.lr.fill_(cfg.lr * cfg.lr_decay**epoch)
+            _new_epoch(slot, train, cfg)
+        for _ in range(n_batches):
+            replay()
+        last = epoch == cfg.epochs - 1
+        scored = valid is not None and ((epoch + 1) % eval_every == 0 or last)
+        seconds = (time.perf_counter() - started) / len(slots)  # the group's time, shared out
+        for i, slot in enumerate(slots):
+            _record(slot, epoch, cfg, n_batches, valid if scored else None, seconds)
+            if boards is not None:
+                units = active_units(slot.model, valid) if scored else None
+                boards[i].write(slot.history, cfg.lr * cfg.lr_decay**epoch, units)
+                slot.model.train()
+        bar.set_postfix(elbo=" ".join(f"{s.history.elbo[-1]:.2f}" for s in slots), beta=f"{float(beta):.2f}")
+        if any(s.checkpoint for s in slots) and ((epoch + 1) % checkpoint_every == 0 or last):
+            rng = _device_rng(device)
+            for slot in slots:
+                if slot.checkpoint is not None:
+                    _save(slot, rng)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, [s.history for s in slots])
+    for board in boards or []:
+        board.close()
+    for slot in slots:
+        slot.model.eval()
+    return [s.history for s in slots]
+
+
+def _make_slot(model: HierarchicalModel, cfg: TrainConfig, train: Tensor, device: torch.device) -> _Slot:
+    model.to(device).train()
+    lr = torch.tensor(cfg.lr, device=device)
+    cuda = device.type == "cuda"
+    opt = torch.optim.Adam(model.parameters(), lr=lr, eps=cfg.adam_eps, fused=True, capturable=cuda)
+    found_inf = torch.zeros((), device=device)
+    opt.found_inf = found_inf  # fused Adam leaves everything untouched when this is 1
+    layers = model.config.num_layers
+    return _Slot(
+        model=model,
+        cfg=cfg,
+        opt=opt,
+        gen=torch.Generator(device=device).manual_seed(cfg.seed),
+        data=torch.zeros_like(train),
+        order=torch.arange(train.shape[0], device=device),
+        ptr=torch.zeros((), dtype=torch.int64, device=device),
+        lr=lr,
+        found_inf=found_inf,
+        force_skip=torch.zeros((), device=device),
+        sums=torch.zeros(2 + layers, device=device),
+        skipped=torch.zeros((), device=device),
     )
 
 
-def _restore(state: dict, model, opt, gen: torch.Generator, history: History, cfg: TrainConfig) -> None:
-    if state["kind"] != model_kind(model) or state["model_config"] != dataclasses.asdict(model.config):
-        raise ValueError("the checkpoint was written by a different model; use another checkpoint directory")
-    # Only the length of the run and where it runs may change on resume; fields newer than the checkpoint count
-    # as their defaults.
-    free = {"epochs", "device", "num_threads"}
-    current = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in free}
-    defaults = dataclasses.asdict(TrainConfig())
-    saved = {k: state["train_config"].get(k, defaults[k]) for k in current}
-    if saved != current:
-        raise ValueError("the checkpoint was written with other training settings (only epochs may change)")
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
+def _step(slot: _Slot, beta: Tensor, arange: Tensor) -> None:
+    """One optimiser step of one model; every operand is a device tensor, nothing is read back."""
+    cfg, params = slot.cfg, list(slot.model.parameters())
+    rows = slot.order.index_select(0, slot.ptr * arange.shape[0] + arange)
+    x = slot.data.index_select(0, rows)  # (B, D)
+    slot.ptr.add_(1)
+    loss, out = training_loss(slot.model, x, beta, cfg.iw_train)
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
+    if cfg.clip_value:
+        torch.nn.utils.clip_grad_value_(params, cfg.clip_value, foreach=True)
+    ok = torch.isfinite(loss) & torch.isfinite(norm) & (norm <= cfg.skip_threshold)
+    slot.found_inf.copy_(torch.maximum((~ok).float(), slot.force_skip))
+    slot.opt.step()
+    slot.opt.zero_grad(set_to_none=False)
+    with torch.no_grad():
+        kls = torch.stack([layer.kl.mean() for layer in out.layers])  # (L,)
+        stats = torch.cat([loss.detach()[None], (out.log_px.mean() - kls.sum())[None], kls])
+        kept = slot.found_inf == 0
+        slot.sums.add_(torch.where(kept, stats, torch.zeros_like(stats)))
+        slot.skipped.add_(slot.found_inf)
+
+
+def _group_step(slots: list[_Slot], beta: Tensor, arange: Tensor, streams: list | None) -> None:
+    """The group's step; on CUDA each model on its own stream, forked from and joined to the current one."""
+    if streams is None:
+        for slot in slots:
+            _step(slot, beta, arange)
+        return
+    current = torch.cuda.current_stream()
+    for stream in streams:
+        stream.wait_stream(current)
+    for slot, stream in zip(slots, streams, strict=True):
+        with torch.cuda.stream(stream):
+            _step(slot, beta, arange)
+    for stream in streams:
+        current.wait_stream(stream)
+
+
+def _capture(slots: list[_Slot], beta: Tensor, arange: Tensor, device: torch.device):
+    """Warm up on a side stream with every step skipped, restore the buffers it moved, capture one group step.
+
+    Returns the graph's `replay`. Warm-up steps change nothing that training reads: fused Adam skips them
+    (`found_inf`), and the batch-norm statistics, sums and pointers they touched are put back.
+    """
+    if hasattr(torch.autograd.graph, "set_warn_on_accumulate_grad_stream_mismatch"):
+        torch.autograd.graph.set_warn_on_accumulate_grad_stream_mismatch(False)
+    for slot in slots:
+        slot.force_skip.fill_(1.0)
+    buffers = [b for s in slots for b in s.model.buffers()]
+    saved = [b.clone() for b in buffers]
+    streams = [torch.cuda.Stream(device) for _ in slots]
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            _group_step(slots, beta, arange, streams)
+    torch.cuda.current_stream(device).wait_stream(side)
+    torch.cuda.synchronize(device)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        _group_step(slots, beta, arange, streams)
+    with torch.no_grad():
+        for b, s in zip(buffers, saved, strict=True):
+            b.copy_(s)
+        for slot in slots:
+            slot.force_skip.zero_()
+            slot.sums.zero_()
+            slot.skipped.zero_()
+            slot.ptr.zero_()
+    torch.cuda.synchronize(device)
+    return graph.replay
+
+
+def _new_epoch(slot: _Slot, train: Tensor, cfg: TrainConfig) -> None:
+    with torch.no_grad():
+        if cfg.dynamic_binarize:
+            torch.bernoulli(train, generator=slot.gen, out=slot.data)
+        else:
+            slot.data.copy_(train)
+        slot.order.copy_(torch.randperm(train.shape[0], generator=slot.gen, device=train.device))
+        slot.ptr.zero_()
+        slot.sums.zero_()
+        slot.skipped.zero_()
+
+
+def _record(slot: _Slot, epoch: int, cfg: TrainConfig, n_batches: int, valid: Tensor | None, seconds: float) -> None:
+    sums, skipped = slot.sums.double().cpu(), int(slot.skipped.item())
+    means = (sums / max(n_batches - skipped, 1)).tolist()
+    h = slot.history
+    h.beta.append(warmup_beta(epoch, cfg.warmup_epochs))
+    h.loss.append(means[0])
+    h.elbo.append(means[1])
+    h.kl_per_layer.append(means[2:])
+    h.skipped_steps.append(skipped)
+    h.seconds.append(seconds)
+    if skipped:
+        log.warning("%s seed %d: skipped %d steps in epoch %d", model_kind(slot.model), cfg.seed, skipped, epoch)
+    h.valid_elbo.append(elbo_of(slot.model, valid) if valid is not None else math.nan)
+    slot.model.train()
+
+
+def _seed_device(device: torch.device, seed: int) -> None:
+    torch.manual_seed(seed)
+    if device.type == "cuda":
+        torch.cuda.manual_seed(seed)
+
+
+def _device_rng(device: torch.device) -> Tensor:
+    return torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
+
+
+def _set_device_rng(device: torch.device, state: Tensor) -> None:
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state, device)
+    else:
+        torch.set_rng_state(state)
+
+
+def _save(slot: _Slot, device_rng: Tensor) -> None:
+    atomic_save(
+        {
+            "kind": model_kind(slot.model),
+            "model_config": dataclasses.asdict(slot.model.config),
+            "train_config": dataclasses.asdict(slot.cfg),
+            "model": slot.model.state_dict(),
+            "optimizer": slot.opt.state_dict(),
+            "history": dataclasses.asdict(slot.history),
+            "generator_rng": slot.gen.get_state(),
+            "device_rng": device_rng,
+        },
+        slot.checkpoint,
+    )
+
+
+def _restore(slot: _Slot, state: dict, device: torch.device) -> None:
+    if state["kind"] != model_kind(slot.model) or state["model_config"] != dataclasses.asdict(slot.model.config):
+        raise ValueError(f"{slot.checkpoint}: written by a different model; use another checkpoint directory")
+    ignore = {"epochs", "device", "num_threads"}
+    saved = {k: v for k, v in state["train_config"].items() if k not in ignore}
+    if saved != {k: v for k, v in dataclasses.asdict(slot.cfg).items() if k not in ignore}:
+        raise ValueError(f"{slot.checkpoint}: written with other training settings (only epochs may change)")
+    slot.model.load_state_dict(state["model"])
+    slot.opt.load_state_dict(state["optimizer"])
+    slot.opt.param_groups[0]["lr"] = slot.lr  # keep the device tensor the graph reads
     for name, values in state["history"].items():
-        setattr(history, name, list(values))
-    torch.set_rng_state(state["torch_rng"])
-    if state.get("cuda_rng") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
-    gen.set_state(state["generator_rng"])
+        setattr(slot.history, name, list(values))
+    slot.gen.set_state(state["generator_rng"])

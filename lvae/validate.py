@@ -2,11 +2,12 @@
 
     python -m lvae.validate --dataset mnist --models lvae vae --seeds 0 1 --epochs 2000 --warmup-epochs 200
 
-On a GPU the models and seeds of a run train together, each step replayed from one CUDA graph (`lvae.group`); on
-a CPU the same code runs the step eagerly. Every (model, seed) writes `<out>/<model>-s<seed>/`: results.json,
-results.md (beside the paper's numbers), model.pt, log_likelihood.npy (the per-example L_K of the whole test
-set) and figures. With both models, `<out>/comparison.json` and `comparison.md` hold the LVAE−VAE difference
-with its paired standard error over the same test images, per seed pair and across seeds.
+On a GPU the models and seeds of a run train together, each step replayed from one CUDA graph
+(`lvae.train.fit_group`); on a CPU the same code runs the step eagerly. Every (model, seed) writes
+`<out>/<model>-s<seed>/`: results.json, results.md (beside the paper's numbers), model.pt, log_likelihood.npy
+(the per-example L_K of the whole test set) and figures. With both models, `<out>/comparison.json` and
+`comparison.md` hold the LVAE−VAE difference with its paired standard error over the same test images, per seed
+pair and across seeds.
 """
 
 from __future__ import annotations
@@ -30,9 +31,8 @@ from lvae.checkpoint import MODEL_CLASSES, save_model
 from lvae.config import MNIST_PAPER, ORIGINAL_MODEL, ORIGINAL_TRAIN, LVAEConfig, TrainConfig
 from lvae.datasets import ImageDataset, load_dataset
 from lvae.evaluate import active_units, elbo_and_kl, iw_log_likelihood, paired_difference, recalibrate_batch_norm
-from lvae.group import fit_group
 from lvae.model import HierarchicalModel
-from lvae.train import History, resolve_device
+from lvae.train import History, fit_group, resolve_device
 
 DATASETS = ("mnist", "binarized-mnist", "omniglot", "norb")
 PRESETS = ("paper", "original")
