@@ -193,36 +193,25 @@ def run_validation(cfg: ValidateConfig, progress: bool = True) -> dict:
         torch.manual_seed(seed)  # the initial weights are part of what a seed reproduces
         models.append(MODEL_CLASSES[kind](cfg.model_config(ds)))
     seeds = [s for _, s in cfg.runs()]
-    started = time.perf_counter()
-    histories = fit_group(
-        models,
-        ds.train_x,
-        cfg.train_config(ds),
-        seeds,
-        valid_x=ds.test_x,
-        checkpoint_dirs=[out / n / "checkpoints" for n in names],
-        checkpoint_every=cfg.checkpoint_every,
-        graph=cfg.graph and device.type == "cuda",
-        progress=progress,
-        log_dirs=[out / n / "tensorboard" for n in names] if cfg.tensorboard else None,
-    )
-    train_seconds = time.perf_counter() - started
-    finetune: list[History] | None = None
-    if cfg.finetune_epochs:
-        started = time.perf_counter()
-        finetune = fit_group(
+
+    def train(stage: TrainConfig, suffix: str) -> list[History]:
+        return fit_group(
             models,
             ds.train_x,
-            cfg.finetune_config(ds),
+            stage,
             seeds,
             valid_x=ds.test_x,
-            checkpoint_dirs=[out / n / "checkpoints-finetune" for n in names],
+            checkpoint_dirs=[out / n / f"checkpoints{suffix}" for n in names],
             checkpoint_every=cfg.checkpoint_every,
             graph=cfg.graph and device.type == "cuda",
             progress=progress,
-            log_dirs=[out / n / "tensorboard-finetune" for n in names] if cfg.tensorboard else None,
+            log_dirs=[out / n / f"tensorboard{suffix}" for n in names] if cfg.tensorboard else None,
         )
-        train_seconds += time.perf_counter() - started
+
+    started = time.perf_counter()
+    histories = train(cfg.train_config(ds), "")
+    finetune = train(cfg.finetune_config(ds), "-finetune") if cfg.finetune_epochs else None
+    train_seconds = time.perf_counter() - started
     rows = _iw_rows(cfg, len(ds.test_x))
     everything: dict[str, dict] = {}
     for i, ((kind, seed), name, model) in enumerate(zip(cfg.runs(), names, models, strict=True)):

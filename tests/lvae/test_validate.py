@@ -41,3 +41,41 @@ def test_cli_rejects_bad_arguments(capsys):
     assert "layers must be 1..5" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parse_args(["--dataset", "cifar"])
+
+
+def test_both_models_two_seeds_and_a_finetuning_stage_give_a_paired_comparison(shared_datasets, tmp_path):
+    cfg = ValidateConfig(
+        dataset="mnist",
+        models=("lvae", "vae"),
+        seeds=(0, 1),
+        layers=1,
+        epochs=1,
+        warmup_epochs=1,
+        finetune_epochs=1,
+        iw_train=3,
+        iw_samples=5,
+        limit=300,
+        data_dir=str(shared_datasets),
+        out=str(tmp_path),
+        threads=1,
+        figures=False,
+        tensorboard=False,
+    )
+    results = run_validation(cfg, progress=False)
+    assert sorted(results) == ["lvae-s0", "lvae-s1", "vae-s0", "vae-s1"]
+    assert all(r["finetune_epochs"] == 1 and r["iw_train"] == 3 for r in results.values())
+    comparison = json.loads((tmp_path / "comparison.json").read_text())
+    diffs = []
+    for pair in comparison["pairs"]:
+        a = np.load(tmp_path / f"lvae-s{pair['seed']}" / "log_likelihood.npy")
+        b = np.load(tmp_path / f"vae-s{pair['seed']}" / "log_likelihood.npy")
+        diffs.append((a - b).mean())
+        assert pair["diff"] == pytest.approx(diffs[-1], abs=1e-4)
+        assert pair["paired_se"] == pytest.approx((a - b).std(ddof=1) / np.sqrt(len(a)), rel=1e-3)
+    assert comparison["mean_diff"] == pytest.approx(np.mean(diffs), abs=1e-4)
+    assert comparison["se_over_seeds"] == pytest.approx(np.std(diffs, ddof=1) / np.sqrt(2), rel=1e-3)
+
+
+def test_comparing_the_models_needs_one_kl_estimator():
+    with pytest.raises(ValueError, match="same KL estimator"):
+        ValidateConfig(models=("lvae", "vae"), kl="analytic")
