@@ -110,35 +110,43 @@ def build_artifacts(root: str, manifest: dict, cache_key: str, reused: bool, plo
 FIGURES = ("learning_curves", "kl_per_layer", "latent_pca", "samples")
 
 
-def validation_rows(results: dict) -> list[dict[str, Any]]:
-    """This run's test log-likelihood beside the paper's numbers for the data set (nats; higher is better)."""
-    name = f"{results['model'].upper()} {results['layers']}-layer, {results['epochs']} epochs (this run)"
+def validation_rows(results: dict[str, dict]) -> list[dict[str, Any]]:
+    """Each (model, seed)'s test log-likelihood beside the paper's numbers for the data set (nats; higher is better)."""
     rows = [
         {
-            "model": name,
-            "log_px_nats": clean(results["test_log_likelihood"], 2),
-            "stderr": clean(results["test_log_likelihood_stderr"], 2),
-            "iw_samples": results["iw_samples"],
+            "model": f"{r['model'].upper()} {r['layers']}-layer, seed {r['seed']}, {r['epochs']} epochs (this run)",
+            "log_px_nats": clean(r["test_log_likelihood"], 2),
+            "stderr": clean(r["test_log_likelihood_stderr"], 2),
+            "iw_samples": r["iw_samples"],
             "source": "this run",
         }
+        for r in results.values()
     ]
-    for label, value in PAPER_NUMBERS.get(results["dataset"], []):
+    dataset = next(iter(results.values()))["dataset"]
+    for label, value in PAPER_NUMBERS.get(dataset, []):
         rows.append({"model": label, "log_px_nats": value, "stderr": None, "iw_samples": None, "source": "paper"})
     return rows
 
 
-def validation_artifacts(results: dict, out: str) -> Artifacts:
-    figures = {f: Path(out) / f"{f}.png" for f in FIGURES}
-    files = "\n".join(f"- {f}: `{p}`" for f, p in figures.items() if p.is_file())
-    md = (
-        results_table(results)
-        + f"\nFiles in `{out}`: results.json, results.md, model.pt, checkpoints/.\n\nFigures:\n{files}\n"
+def validation_artifacts(results: dict[str, dict], out: str) -> Artifacts:
+    """`results` as lvae.validate.run_validation returns them: {"<model>-s<seed>": results}."""
+    figures = {(name, f): Path(out) / name / f"{f}.png" for name in results for f in FIGURES}
+    files = "\n".join(f"- {name} {f}: `{p}`" for (name, f), p in figures.items() if p.is_file())
+    comparison = Path(out) / "comparison.md"
+    md = (comparison.read_text() + "\n" if comparison.is_file() else "") + "\n".join(
+        results_table(r) for r in results.values()
     )
-    key = f"validate-lvae-{results['dataset']}"
+    md += f"\nFiles in `{out}/<model>-s<seed>/`: results.json, results.md, model.pt, log_likelihood.npy.\n"
+    md += f"\nFigures:\n{files}\n"
+    key = f"validate-lvae-{next(iter(results.values()))['dataset']}"
     return Artifacts(
         markdown={f"{key}-summary": md},
         tables={f"{key}-log-likelihood": validation_rows(results)},
-        links={f"{key}-{f.replace('_', '-')}": (file_link(p), f"{f}.png") for f, p in figures.items() if p.is_file()},
+        links={
+            f"{key}-{name}-{f.replace('_', '-')}": (file_link(p), f"{name} {f}.png")
+            for (name, f), p in figures.items()
+            if p.is_file()
+        },
     )
 
 

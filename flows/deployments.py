@@ -17,8 +17,8 @@ from lvae.validate import ValidateConfig
 from pipeline.build import BuildConfig
 
 # validate-lvae presets: the paper's setups (Sønderby et al. 2016, section 3) and a quick check.
-MNIST_PAPER = ValidateConfig(dataset="mnist", layers=5, epochs=2000, warmup_epochs=200, iw_samples=5000,
-                             out="runs/validate/mnist-paper")  # fmt: skip
+MNIST_PAPER = ValidateConfig(dataset="mnist", models=("lvae", "vae"), seeds=(0, 1), layers=5, epochs=2000,
+                             warmup_epochs=200, iw_samples=5000, out="runs/validate/mnist-paper")  # fmt: skip
 OMNIGLOT_PAPER = dataclasses.replace(MNIST_PAPER, dataset="omniglot", out="runs/validate/omniglot-paper")
 NORB_PAPER = dataclasses.replace(MNIST_PAPER, dataset="norb", out="runs/validate/norb-paper")
 MNIST_QUICK = ValidateConfig(dataset="mnist", layers=2, epochs=5, warmup_epochs=2, iw_samples=50,
@@ -60,7 +60,7 @@ def deployments() -> list[RunnerDeployment]:
         dep(train_lvae, "default", "Fit the LVAE on the embedded market data (BuildConfig defaults)."),
         dep(train_lvae, "quick", "A small LVAE on 2015-2023 of the embedded data.", cfg=LVAE_QUICK),
         dep(validate_lvae, "default", "The paper's MNIST setup (ValidateConfig defaults)."),
-        dep(validate_lvae, "mnist-paper", "MNIST, 5 layers, 2000 epochs, L5000 (the paper).", cfg=MNIST_PAPER),
+        dep(validate_lvae, "mnist-paper", "MNIST, LVAE and VAE x 2 seeds, the paper protocol.", cfg=MNIST_PAPER),
         dep(validate_lvae, "omniglot-paper", "OMNIGLOT with the paper's MNIST setup.", cfg=OMNIGLOT_PAPER),
         dep(validate_lvae, "norb-paper", "smallNORB (Gaussian likelihood) with the paper's setup.", cfg=NORB_PAPER),
         dep(validate_lvae, "mnist-quick", "MNIST, 2 layers, 5 epochs, 10k examples: a smoke test.", cfg=MNIST_QUICK),

@@ -188,19 +188,26 @@ class DatasetSummary:
 
 def fetch_dataset(cfg: ValidateConfig) -> DatasetSummary:
     """Make sure cfg's data set is on disk (download with checksums when absent): the network step."""
-    ds = load_dataset(cfg.dataset, data_dir=cfg.data_dir or None, limit=cfg.limit or None, seed=cfg.seed)
+    ds = load_dataset(
+        cfg.dataset,
+        data_dir=cfg.data_dir or None,
+        limit=cfg.limit or None,
+        seed=cfg.data_seed,
+        omniglot_split=cfg.omniglot_split,
+    )
     return DatasetSummary(ds.name, len(ds.train_x), len(ds.test_x), tuple(ds.image_shape), cfg.data_dir)
 
 
 def validate(cfg: ValidateConfig) -> dict:
-    """Train, score the test set as the paper does, write results and figures to cfg.out; the results."""
+    """Train, score the test set as the paper does, write results and figures to cfg.out; the results of every
+    (model, seed), keyed "<model>-s<seed>"."""
     from lvae.validate import run_validation
 
     return run_validation(cfg, progress=False)
 
 
 def validation_complete(cfg: ValidateConfig) -> bool:
-    return (Path(cfg.out) / "results.json").is_file()
+    return all((Path(cfg.out) / f"{m}-s{s}" / "results.json").is_file() for m, s in cfg.runs())
 
 
 # --- backtest -----------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from flows.walk_forward import FoldResult
 from lvae.validate import PAPER_NUMBERS
 
 RESULTS = {
-    "dataset": "mnist", "model": "lvae", "layers": 5, "epochs": 100, "iw_samples": 5000, "iw_examples": 1000,
+    "dataset": "mnist", "model": "lvae", "seed": 0, "layers": 5, "epochs": 100, "iw_samples": 5000, "iw_examples": 1000,
     "test_examples": 10000, "test_log_likelihood": -85.4321, "test_log_likelihood_stderr": 0.456,
     "test_elbo": -88.0, "test_reconstruction": -60.0, "kl_per_layer": [20.0, 5.0, 2.0, 1.0, 0.0],
     "active_units": [20, 8, 4, 2, 0], "latent_dims": [64, 32, 16, 8, 4], "train_seconds": 100.0,
@@ -30,22 +30,28 @@ MANIFEST = {
 
 
 def test_validation_rows_put_this_run_beside_the_papers_numbers():
-    rows = artifacts.validation_rows(RESULTS)
-    assert rows[0] == {"model": "LVAE 5-layer, 100 epochs (this run)", "log_px_nats": -85.43, "stderr": 0.46,
-                       "iw_samples": 5000, "source": "this run"}  # fmt: skip
+    rows = artifacts.validation_rows({"lvae-s0": RESULTS})
+    assert rows[0] == {"model": "LVAE 5-layer, seed 0, 100 epochs (this run)", "log_px_nats": -85.43,
+                       "stderr": 0.46, "iw_samples": 5000, "source": "this run"}  # fmt: skip
     assert [(r["model"], r["log_px_nats"]) for r in rows[1:]] == PAPER_NUMBERS["mnist"]
     assert ("LVAE 5-layer", -82.12) in [(r["model"], r["log_px_nats"]) for r in rows]
-    norb = artifacts.validation_rows({**RESULTS, "dataset": "norb"})
+    norb = artifacts.validation_rows({"lvae-s0": {**RESULTS, "dataset": "norb"}})
     assert len(norb) == 1  # the paper reports no NORB log-likelihood
 
 
 def test_validation_artifacts_link_only_existing_figures(tmp_path):
-    (tmp_path / "latent_pca.png").write_bytes(b"png")
-    a = artifacts.validation_artifacts(RESULTS, str(tmp_path))
-    assert list(a.links) == ["validate-lvae-mnist-latent-pca"]
-    assert a.links["validate-lvae-mnist-latent-pca"][0] == (tmp_path / "latent_pca.png").resolve().as_uri()
+    (tmp_path / "lvae-s0").mkdir()
+    (tmp_path / "lvae-s0" / "latent_pca.png").write_bytes(b"png")
+    (tmp_path / "comparison.md").write_text("# LVAE − VAE, L5000\n")
+    vae = {**RESULTS, "model": "vae", "test_log_likelihood": -86.0}
+    a = artifacts.validation_artifacts({"lvae-s0": RESULTS, "vae-s0": vae}, str(tmp_path))
+    assert list(a.links) == ["validate-lvae-mnist-lvae-s0-latent-pca"]
+    assert a.links["validate-lvae-mnist-lvae-s0-latent-pca"][0] == (tmp_path / "lvae-s0/latent_pca.png").as_uri()
     md = a.markdown["validate-lvae-mnist-summary"]
-    assert "**-85.43** ± 0.46" in md and "LVAE 5-layer (paper) | -82.12" in md
+    assert md.startswith("# LVAE − VAE, L5000")
+    assert "**-85.43** ± 0.46" in md and "**-86.00**" in md and "LVAE 5-layer (paper) | -82.12" in md
+    rows = a.tables["validate-lvae-mnist-log-likelihood"]
+    assert [r["log_px_nats"] for r in rows[:2]] == [-85.43, -86.0] and rows[2]["source"] == "paper"
 
 
 def test_build_artifacts_name_every_file_and_the_cache():

@@ -120,22 +120,20 @@ def test_validate_lvae_tables_the_log_likelihood_beside_the_paper(prefect_harnes
     cfg = ValidateConfig(dataset="mnist", layers=2, epochs=1, warmup_epochs=1, iw_samples=5, iw_examples=50,
                          limit=300, data_dir=str(shared_datasets), out=str(tmp_path / "mnist"), threads=1)  # fmt: skip
     state, run_id = _run(validate_lvae, cfg)
-    results = state.result()
+    results = state.result()["lvae-s0"]
     assert state.is_completed() and results["train_examples"] == 300
-    assert json.loads((tmp_path / "mnist" / "results.json").read_text())["test_log_likelihood"] == pytest.approx(
-        results["test_log_likelihood"]
-    )
+    saved = json.loads((tmp_path / "mnist" / "lvae-s0" / "results.json").read_text())
+    assert saved["test_log_likelihood"] == pytest.approx(results["test_log_likelihood"])
     found = artifacts_of(run_id)
     rows = json.loads(found["validate-lvae-mnist-log-likelihood"].data)
     assert rows[0]["source"] == "this run" and rows[0]["log_px_nats"] == round(results["test_log_likelihood"], 2)
     assert [(r["model"], r["log_px_nats"]) for r in rows[1:]] == [list(p) for p in PAPER_NUMBERS["mnist"]] or [
         (r["model"], r["log_px_nats"]) for r in rows[1:]
     ] == PAPER_NUMBERS["mnist"]
-    assert {f"validate-lvae-mnist-{f}" for f in ("learning-curves", "kl-per-layer", "latent-pca", "samples")} <= set(
-        found
-    )
+    figures = ("learning-curves", "kl-per-layer", "latent-pca", "samples")
+    assert {f"validate-lvae-mnist-lvae-s0-{f}" for f in figures} <= set(found)
     again = validate_lvae(cfg, return_state=True)  # cached on the config
-    assert again.result() == results
+    assert again.result()["lvae-s0"] == results
 
 
 def test_backtest_flow_tables_the_metrics(prefect_harness, tiny_build_cfg, tiny_agent_cfg, tmp_path, artifacts_of):
