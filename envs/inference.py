@@ -10,8 +10,11 @@ Pure functions of arrays (no files, no plots). The libraries compute what they i
 - Holm's step-down adjustment: ``statsmodels.stats.multitest.multipletests``.
 
 What is written here is the bookkeeping around them: a Sharpe ratio of resampled days computed from
-per-fold sums (so one matrix product scores every replicate), and resampling seeds within folds, so that an
-interval of a mean over seeds carries both the market's and the training seed's uncertainty.
+per-fold sums (one matrix product scores every replicate), and Student-t tests over training seeds
+(``scipy.stats``). The two sources of uncertainty are kept apart, as the days are shared by every seed: the
+bootstrap resamples days with the trained agents held fixed (market uncertainty), the t-tests compare
+seeds (training uncertainty). Resampling both at once counts each path's own noise twice and gives
+conservative p-values (checked in tests/envs/test_env_inference.py).
 """
 
 from __future__ import annotations
@@ -102,31 +105,18 @@ def fold_segments(folds: np.ndarray) -> list[slice]:
     return [slice(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
 
 
-def resampled_sharpes(
-    x: np.ndarray,
-    folds: np.ndarray,
-    counts: np.ndarray,
-    rng: np.random.Generator | None = None,
-    periods: int = PERIODS,
-) -> np.ndarray:
+def resampled_sharpes(x: np.ndarray, folds: np.ndarray, counts: np.ndarray, periods: int = PERIODS) -> np.ndarray:
     """(reps,) bootstrap replicates of the mean over seeds of the per-seed Sharpe ratio of ``x`` (S, T).
 
-    Days are resampled by ``counts`` (see :func:`bootstrap_counts`), the same for every configuration, so
-    differences between configurations are paired. With ``rng`` and S > 1 the seeds are also resampled with
-    replacement, independently in every fold (each fold trains its own agents): replicate seed s of fold f is
-    original seed ``pick[r, s, f]``. Sums are taken per (seed, fold) by one matrix product per fold.
+    Days are resampled by ``counts`` (see :func:`bootstrap_counts`), the same days for every seed and every
+    configuration, so differences between configurations are paired. Sums are taken per fold by one matrix
+    product each (contiguous blocks of days, so no copies).
     """
     x = np.atleast_2d(np.asarray(x, dtype=np.float64))  # (S, T)
-    segs = fold_segments(folds)
-    s1 = np.stack([counts[:, idx] @ x[:, idx].T for idx in segs], axis=-1)  # (R, S, F)
-    s2 = np.stack([counts[:, idx] @ (x[:, idx] ** 2).T for idx in segs], axis=-1)  # (R, S, F)
-    n_seeds = x.shape[0]
-    if rng is not None and n_seeds > 1:
-        pick = rng.integers(0, n_seeds, size=s1.shape)  # (R, S, F)
-        s1 = np.take_along_axis(s1, pick, axis=1)
-        s2 = np.take_along_axis(s2, pick, axis=1)
+    s1 = sum(counts[:, seg] @ x[:, seg].T for seg in fold_segments(folds))  # (R, S)
+    s2 = sum(counts[:, seg] @ (x[:, seg] ** 2).T for seg in fold_segments(folds))  # (R, S)
     n = counts.sum(axis=1)[:, None]  # (R, 1)
-    return sharpe_from_sums(s1.sum(-1), s2.sum(-1), n, periods).mean(axis=1)
+    return sharpe_from_sums(s1, s2, n, periods).mean(axis=1)
 
 
 def bootstrap_estimate(value: float, replicates: np.ndarray, alpha: float, method: str) -> Estimate:
@@ -138,6 +128,33 @@ def bootstrap_estimate(value: float, replicates: np.ndarray, alpha: float, metho
     lo, hi = np.quantile(rep, [alpha / 2.0, 1.0 - alpha / 2.0])
     p = (1.0 + np.sum(np.abs(rep - value) >= abs(value))) / (len(rep) + 1.0)
     return Estimate(float(value), float(lo), float(hi), float(min(p, 1.0)), method)
+
+
+def seed_t_test(a: np.ndarray, b: np.ndarray, alpha: float = 0.05) -> Estimate | None:
+    """Difference of the means of per-seed values ``a`` and ``b`` (e.g. Sharpe ratios) over training seeds.
+
+    Welch's t-test when both have two seeds or more; a one-sample t-test of ``a`` against ``b``'s single
+    value when ``b`` is deterministic (e.g. buy-and-hold); None when neither has two seeds. scipy's
+    ``ttest_ind(equal_var=False)`` / ``ttest_1samp`` and their confidence intervals.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(a) < 2 and len(b) < 2:
+        return None
+    if len(a) >= 2 and len(b) >= 2:
+        if a.std() == 0 and b.std() == 0:
+            return None
+        res, method = stats.ttest_ind(a, b, equal_var=False), f"Welch t-test over seeds ({len(a)} vs {len(b)})"
+        diff = float(a.mean() - b.mean())
+        ci = res.confidence_interval(1.0 - alpha)
+        return Estimate(diff, float(ci.low), float(ci.high), float(res.pvalue), method)
+    one, ref, sign = (a, float(b[0]), 1.0) if len(a) >= 2 else (b, float(a[0]), -1.0)
+    if one.std() == 0:
+        return None
+    res = stats.ttest_1samp(one, ref)
+    ci = res.confidence_interval(1.0 - alpha)
+    lo, hi = sorted((sign * (float(ci.low) - ref), sign * (float(ci.high) - ref)))
+    method = f"one-sample t-test over {len(one)} seeds against the deterministic one"
+    return Estimate(sign * float(one.mean() - ref), lo, hi, float(res.pvalue), method)
 
 
 def newey_west_lags(n: int) -> int:

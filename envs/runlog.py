@@ -55,6 +55,12 @@ def count_trials(path: str | Path, data_hash: str) -> int:
     return len({(r["run"], r["config"]) for r in read_log(path) if r["data"] == data_hash})
 
 
+def count_with(path: str | Path, data_hash: str, run: str, configs: list[str]) -> int:
+    """What :func:`count_trials` will be once ``run``'s ``configs`` are recorded (nothing is written)."""
+    seen = {(r["run"], r["config"]) for r in read_log(path) if r["data"] == data_hash}
+    return len(seen | {(run, c) for c in configs})
+
+
 def record_trials(path: str | Path, data_hash: str, run: str, configs: list[str], source: str) -> int:
     """Append the configurations of ``run`` not yet logged for ``data_hash``; return the new total count."""
     p = Path(path)

@@ -10,12 +10,13 @@ until every number is computed.
 What each number is (returns are daily net returns after costs minus the risk-free rate; Sharpe ratios are
 annualised, ``sqrt(252)``, of the stitched out-of-sample days of all folds):
 
-- per configuration and cost: every seed's Sharpe, their mean with a Student-t interval over the n seeds,
-  and a bootstrap interval that resamples days (stationary bootstrap) and seeds within folds;
+- per configuration and cost: every seed's Sharpe, their mean with a Student-t interval over the n seeds
+  (training uncertainty), and a stationary block bootstrap interval over days (market uncertainty);
 - paired comparisons of the reference feature set (``lvae``) against the others and the benchmark, on the
-  same days, at every cost: the mean difference of daily net returns (Newey–West HAC interval and p-value)
-  and the difference of mean Sharpe ratios (bootstrap interval and p-value); p-values are also
-  Holm-adjusted over all comparisons of a metric, and only adjusted ones below ``alpha`` make a claim;
+  same days, at every cost: the mean difference of daily net returns (Newey–West HAC interval and p-value),
+  the difference of mean Sharpe ratios (block bootstrap over days), and the same Sharpe difference tested
+  over seeds (Welch t-test, n stated). p-values are Holm-adjusted over all comparisons of a metric; a claim
+  needs an adjusted p below ``alpha`` over days and, where there are seeds, over seeds too;
 - Hansen's SPA and StepM against buy-and-hold over every other configuration, an MCS over the agent's
   feature sets, PBO by CSCV over every configuration, and the deflated Sharpe ratio of the configuration
   selected by validation Sharpe with the number of configurations ever tried on the data (the run log).
@@ -82,7 +83,7 @@ class SeedSummary:
     t_low: float  # Student-t interval over the n seeds (nan for one seed)
     t_high: float
     n: int
-    boot_low: float  # bootstrap over days and seeds
+    boot_low: float  # stationary block bootstrap over days, seeds held fixed
     boot_high: float
     p_value: float  # bootstrap, H0: mean Sharpe = 0
     valid_sharpe: float | None  # mean over seeds on the validation blocks
@@ -95,7 +96,7 @@ class Comparison:
     a: str
     b: str
     cost_bps: float
-    metric: str  # "sharpe" (annualised) or "mean_daily_net_return" (per day)
+    metric: str  # "sharpe" (annualised, over days), "sharpe_over_seeds" or "mean_daily_net_return" (per day)
     mean_diff: float
     ci_low: float
     ci_high: float
@@ -194,11 +195,7 @@ def _seed_mean(s: Series) -> np.ndarray:
 def _bootstraps(panel: Panel, cfg: VerdictConfig, block: float) -> dict[tuple[str, float], np.ndarray]:
     """Replicates of every series' mean-over-seeds Sharpe, all on the same resampled days."""
     counts = inf.bootstrap_counts(len(panel.dates), cfg.reps, block, cfg.seed)
-    out = {}
-    for i, (key, s) in enumerate(panel.series.items()):
-        rng = np.random.default_rng([cfg.seed, i])
-        out[key] = inf.resampled_sharpes(s.excess, panel.folds, counts, rng)
-    return out
+    return {key: inf.resampled_sharpes(s.excess, panel.folds, counts) for key, s in panel.series.items()}
 
 
 def _per_seed(panel: Panel, valid: Panel | None, boots: dict, cfg: VerdictConfig) -> list[SeedSummary]:
@@ -245,13 +242,16 @@ def _comparisons(panel: Panel, boots: dict, cfg: VerdictConfig, block: float) ->
                       "n_seeds_b": len(sb.seeds), "n_days": len(panel.dates)}  # fmt: skip
             hac = inf.hac_mean(_seed_mean(sa) - _seed_mean(sb), cfg.alpha)
             raw.append({**common, "metric": "mean_daily_net_return", "est": hac})
-            diff = float(inf.sharpe(sa.excess).mean() - inf.sharpe(sb.excess).mean())
-            method = (f"stationary bootstrap over days (mean block {block:.1f} d, {cfg.reps} reps), "
-                      "seeds resampled within folds")  # fmt: skip
+            sr_a, sr_b = inf.sharpe(sa.excess), inf.sharpe(sb.excess)
+            method = f"stationary block bootstrap over days (mean block {block:.1f} d, {cfg.reps} reps)"
+            diff = float(sr_a.mean() - sr_b.mean())
             est = inf.bootstrap_estimate(diff, boots[(a, cost)] - boots[(b, cost)], cfg.alpha, method)
             raw.append({**common, "metric": "sharpe", "est": est})
+            seeds = inf.seed_t_test(sr_a, sr_b, cfg.alpha)
+            if seeds is not None:
+                raw.append({**common, "metric": "sharpe_over_seeds", "est": seeds})
     out = []
-    for metric in ("sharpe", "mean_daily_net_return"):
+    for metric in ("sharpe", "sharpe_over_seeds", "mean_daily_net_return"):
         mine = [r for r in raw if r["metric"] == metric]
         adjusted = inf.holm([r["est"].p_value for r in mine])
         for r, p_adj in zip(mine, adjusted, strict=True):
@@ -296,9 +296,7 @@ def _pbo_blocks(n_days: int, wanted: int) -> int:
     return max(s, 2)
 
 
-def _dsr(
-    panel: Panel, valid: Panel | None, cost: float, n_logged: int | None, cfg: VerdictConfig
-) -> DSRResult | None:
+def _dsr(panel: Panel, valid: Panel | None, cost: float, n_logged: int | None, cfg: VerdictConfig) -> DSRResult | None:
     trials = panel.at_cost(cost)
     candidates = [s for s in trials if np.std(_seed_mean(s)) > 0]
     if not candidates:
@@ -401,9 +399,7 @@ def write_verdict(run_dir: str | Path, cfg: VerdictConfig = VerdictConfig(), qui
     digest = data_hash(doc, panel, cfg.benchmark)
     conf = doc.get("config") if isinstance(doc.get("config"), dict) else None
     run = runlog.run_key(conf or {"data": digest, "configs": panel.configs, "costs": panel.costs})
-    logged = {(r["run"], r["config"]) for r in runlog.read_log(cfg.run_log) if r["data"] == digest}
-    n_logged = len(logged | {(run, c) for c in panel.configs})
-    verdict = compute_verdict(panel, valid, cfg, n_logged)
+    verdict = compute_verdict(panel, valid, cfg, runlog.count_with(cfg.run_log, digest, run, panel.configs))
     _write_json(wf_path, {**doc, **verdict.to_json()})
     _write_report(root / "report.md", verdict)
     if cfg.plots:
@@ -469,4 +465,3 @@ def main(argv: list[str] | None = None) -> Verdict:
 
 if __name__ == "__main__":
     main()
-

@@ -29,35 +29,47 @@ def _cost(c: float) -> str:
     return f"{c:g} bp"
 
 
-def conclusion(sharpe: Comparison, mean: Comparison | None, alpha: float, family: int) -> str:
-    """What the two paired tests of one (a, b, cost) support, in words."""
-    sig_s = sharpe.p_holm < alpha
-    sig_m = mean is not None and mean.p_holm < alpha
-    up_s, up_m = sharpe.mean_diff > 0, mean is not None and mean.mean_diff > 0
-    if sig_s and sig_m and up_s == up_m:
-        return f"evidence that {sharpe.a} {'beats' if up_s else 'trails'} {sharpe.b} (both tests, Holm-adjusted)"
-    if sig_s:
-        return f"evidence of a {'higher' if up_s else 'lower'} Sharpe ratio (the mean-return difference is not)"
-    if sig_m:
-        return f"evidence of a {'higher' if up_m else 'lower'} mean net return (the Sharpe difference is not)"
-    raw = min(sharpe.p_value, mean.p_value if mean is not None else 1.0)
+def conclusion(sharpe: Comparison, mean: Comparison | None, seeds: Comparison | None, alpha: float, k: int) -> str:
+    """What the paired tests of one (a, b, cost) support, in words.
+
+    A claim needs the Holm-adjusted p-value over days (bootstrap for the Sharpe ratio, HAC for the mean
+    return) below ``alpha`` and, when there are seeds to compare, the Holm-adjusted t-test over seeds too,
+    with the same sign.
+    """
+    seed_ok = seeds is None or seeds.p_holm < alpha
+    found = []
+    for test, name in ((sharpe, "Sharpe ratio"), (mean, "mean net return")):
+        if test is None or test.p_holm >= alpha:
+            continue
+        same_sign = seeds is None or (seeds.mean_diff > 0) == (test.mean_diff > 0)
+        if seed_ok and same_sign:
+            found.append(f"a {'higher' if test.mean_diff > 0 else 'lower'} {name}")
+        else:
+            return (f"significant over days but not across seeds (n = {seeds.n_seeds}, p {_p(seeds.p_value)}): "
+                    "seed noise could explain it — no evidence either way")  # fmt: skip
+    if found:
+        return f"evidence of {' and '.join(found)} for {sharpe.a} (Holm-adjusted, over days and seeds)"
+    raw = min(t.p_value for t in (sharpe, mean, seeds) if t is not None)
     if raw < alpha:
-        return f"nominal p < {alpha:g}, not significant after Holm's correction over {family}: no evidence either way"
+        return f"nominal p < {alpha:g}, not significant after Holm's correction over {k}: no evidence either way"
     return "no evidence either way"
 
 
 def comparison_paragraphs(v: Verdict) -> list[str]:
     """One line per (a, b, cost): Sharpe difference, mean-return difference, n, conclusion."""
     sharpe = [c for c in v.comparisons if c.metric == "sharpe"]
-    means = {(c.a, c.b, c.cost_bps): c for c in v.comparisons if c.metric != "sharpe"}
+    means = {(c.a, c.b, c.cost_bps): c for c in v.comparisons if c.metric == "mean_daily_net_return"}
+    by_seed = {(c.a, c.b, c.cost_bps): c for c in v.comparisons if c.metric == "sharpe_over_seeds"}
     lines = []
     for c in sharpe:
-        m = means.get((c.a, c.b, c.cost_bps))
+        m, sd = means.get((c.a, c.b, c.cost_bps)), by_seed.get((c.a, c.b, c.cost_bps))
         seeds = f"{c.n_seeds} seeds" + ("" if c.n_seeds_b == c.n_seeds else f" (vs {c.n_seeds_b})")
         text = (
             f"{c.a} vs {c.b} at {_cost(c.cost_bps)}: mean Sharpe difference {_f(c.mean_diff)} "
-            f"[{_f(c.ci_low)}, {_f(c.ci_high)}], p {_p(c.p_value)} (Holm p {_p(c.p_holm)})"
+            f"[{_f(c.ci_low)}, {_f(c.ci_high)}], bootstrap p {_p(c.p_value)} (Holm p {_p(c.p_holm)})"
         )
+        if sd is not None:
+            text += f", over seeds [{_f(sd.ci_low)}, {_f(sd.ci_high)}], t-test p {_p(sd.p_value)}"
         if m is not None:
             y = 252 * 100  # daily fraction -> % a year
             text += (
@@ -65,7 +77,7 @@ def comparison_paragraphs(v: Verdict) -> list[str]:
                 f"[{_f(m.ci_low * y, '{:+.1f}')}, {_f(m.ci_high * y, '{:+.1f}')}], HAC p {_p(m.p_value)}"
             )
         text += f"; over {c.n_folds} folds × {seeds}, {c.n_days} days — "
-        lines.append(text + conclusion(c, m, v.config.alpha, len(sharpe)) + ".")
+        lines.append(text + conclusion(c, m, sd, v.config.alpha, len(sharpe)) + ".")
     return lines
 
 
@@ -136,12 +148,22 @@ def probe_paragraph(v: Verdict) -> str | None:
     return f"Linear probes at {_cost(v.headline_cost)} (Sharpe, H0: 0): " + "; ".join(parts) + "."
 
 
+def _claims(v: Verdict, c: Comparison) -> bool:
+    """Whether the paragraph of ``c``'s (a, b, cost) makes a claim about ``c``'s metric."""
+    if c.metric == "sharpe_over_seeds":
+        return False
+    same = {x.metric: x for x in v.comparisons if (x.a, x.b, x.cost_bps) == (c.a, c.b, c.cost_bps)}
+    text = conclusion(same["sharpe"], same.get("mean_daily_net_return"), same.get("sharpe_over_seeds"),
+                      v.config.alpha, 1)  # fmt: skip
+    return text.startswith("evidence") and ("Sharpe" if c.metric == "sharpe" else "mean net return") in text
+
+
 def bottom_line(v: Verdict) -> str:
     """The first paragraph: what can and cannot be concluded."""
     alpha = v.config.alpha
     sharpe = [c for c in v.comparisons if c.metric == "sharpe"]
     feats = [c for c in sharpe if c.b != v.config.benchmark]
-    sig = [c for c in v.comparisons if c.p_holm < alpha and c.b != v.config.benchmark]
+    sig = [c for c in v.comparisons if c.b != v.config.benchmark and _claims(v, c)]
     ref = v.config.reference
     if not feats:
         first = f"No {ref} agent to compare."
@@ -150,15 +172,16 @@ def bottom_line(v: Verdict) -> str:
         first = (f"No evidence that {ref} features make the agent better or worse than {', '.join(others)} at any "
                  f"cost ({len(feats)} Sharpe comparisons, none significant after Holm's correction).")  # fmt: skip
     else:
-        groups: dict[tuple[str, str, str, str], list[float]] = {}
+        groups: dict[tuple[str, str, str], tuple[dict, dict]] = {}
         for c in sig:
-            name = "Sharpe" if c.metric == "sharpe" else "mean net return"
-            groups.setdefault((c.a, "above" if c.mean_diff > 0 else "below", c.b, name), []).append(c.cost_bps)
+            names, costs = groups.setdefault((c.a, "above" if c.mean_diff > 0 else "below", c.b), ({}, {}))
+            names["Sharpe" if c.metric == "sharpe" else "mean net return"] = None
+            costs[c.cost_bps] = None
         found = [
-            f"{a} {side} {b} in {name} at {', '.join(f'{k:g}' for k in ks)} bp"
-            for (a, side, b, name), ks in groups.items()
+            f"{a} {side} {b} in {' and '.join(names)} at {', '.join(f'{k:g}' for k in sorted(costs))} bp"
+            for (a, side, b), (names, costs) in groups.items()
         ]
-        first = "Significant after Holm's correction: " + "; ".join(found) + "."
+        first = "Significant after Holm's correction, over days and seeds: " + "; ".join(found) + "."
     s = v.spa.get(v.headline_cost)
     if s is not None and s.p_value < alpha:
         second = f"At {_cost(v.headline_cost)} some configuration beats {s.benchmark} (SPA p {_p(s.p_value)})."
