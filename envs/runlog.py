@@ -21,14 +21,23 @@ from typing import Any
 
 RUN_LOG = "runs/trials.jsonl"
 # Settings that say where, when or how visibly a run ran, not what it tried.
-VOLATILE = frozenset({"out", "progress", "wall_s", "build", "root", "data_dir", "versions", "started", "finished"})
+VOLATILE = frozenset(
+    {"out", "progress", "wall_s", "build", "root", "data_dir", "versions", "started", "finished", "run_log"}
+)
 
 
 def run_key(config: dict[str, Any]) -> str:
-    """A short hash of a run's settings, ignoring where and when it ran (output paths, timings, progress)."""
+    """A short hash of a run's settings, ignoring where and when it ran (output paths, timings, progress),
+    at any depth of a nested config."""
+    return hashlib.sha256(json.dumps(_settings(config), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-    settings = {k: v for k, v in config.items() if str(k).lower() not in VOLATILE and not str(k).endswith("_at")}
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+def _settings(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _settings(v) for k, v in x.items() if str(k).lower() not in VOLATILE and not str(k).endswith("_at")}
+    if isinstance(x, list | tuple):
+        return [_settings(v) for v in x]
+    return x
 
 
 def read_log(path: str | Path) -> list[dict[str, Any]]:

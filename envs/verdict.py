@@ -147,6 +147,7 @@ class Verdict:
     pbo_blocks: int
     pbo_prob_oos_loss: float
     dsr: DSRResult | None
+    probes: tuple[Comparison, ...]  # each linear probe against the benchmark at the headline cost
     fold_sharpe: pd.DataFrame = field(repr=False)  # (config, fold) mean over seeds at the headline cost
     paragraphs: tuple[str, ...] = ()
 
@@ -162,6 +163,7 @@ class Verdict:
             "pbo": self.pbo,
             "dsr": None if self.dsr is None else asdict(self.dsr),
             "spa_by_cost": [{"cost_bps": k, **asdict(v)} for k, v in sorted(self.spa.items())],
+            "probes": [asdict(c) for c in self.probes],
             "per_seed": [asdict(s) for s in self.per_seed],
             "verdict_settings": {**asdict(self.config), "block_size_used": self.block, "n_folds": self.n_folds,
                                  "n_days": self.n_days, "dropped_days": self.dropped_days,
@@ -214,12 +216,13 @@ def _per_seed(panel: Panel, valid: Panel | None, boots: dict, cfg: VerdictConfig
 
 
 def comparison_pairs(panel: Panel, cfg: VerdictConfig) -> list[tuple[str, str]]:
-    """(a, b): for every policy with the reference feature set, a = that agent, b = each other feature set
-    of the same policy, then the benchmark."""
+    """(a, b): for every agent with the reference feature set, a = that agent, b = each other feature set
+    of the same agent, then the benchmark. The linear probes are diagnostics, tested on their own against
+    the benchmark (:func:`_probe_tests`), not part of this family of tests."""
     meta = {s.config: s for s in panel.series.values()}
     pairs = []
     for a, s in meta.items():
-        if s.feature_set != cfg.reference:
+        if s.feature_set != cfg.reference or s.policy == "probe":
             continue
         others = sorted(
             (c for c, o in meta.items() if o.policy == s.policy and o.feature_set not in ("", cfg.reference)),
@@ -261,6 +264,32 @@ def _comparisons(panel: Panel, boots: dict, cfg: VerdictConfig, block: float) ->
                 method=e.method, **r,
             ))  # fmt: skip
     return out
+
+
+def _probe_tests(panel: Panel, boots: dict, cfg: VerdictConfig, cost: float, block: float) -> list[Comparison]:
+    """Each feature set's linear probe against the benchmark at ``cost``: Sharpe difference over days
+    (block bootstrap), Holm-adjusted over the probes. A probe that only rides the market's drift (e.g. always
+    long) scores 0 here: its features carried no signal beyond holding."""
+    bench = panel.get(cfg.benchmark, cost)
+    probes = [s for s in panel.at_cost(cost) if s.policy == "probe"]
+    probes.sort(key=lambda s: (FEATURE_SETS.index(s.feature_set) if s.feature_set in FEATURE_SETS else 9, s.config))
+    if bench is None or not probes:
+        return []
+    method = f"stationary block bootstrap over days (mean block {block:.1f} d, {cfg.reps} reps)"
+    ests = []
+    for s in probes:
+        diff = float(inf.sharpe(s.excess).mean() - inf.sharpe(bench.excess).mean())
+        ests.append(
+            inf.bootstrap_estimate(diff, boots[(s.config, cost)] - boots[(cfg.benchmark, cost)], cfg.alpha, method)
+        )
+    return [
+        Comparison(
+            a=s.config, b=cfg.benchmark, cost_bps=cost, metric="sharpe", mean_diff=e.value, ci_low=e.ci_low,
+            ci_high=e.ci_high, p_value=e.p_value, p_holm=p_adj, method=e.method, n_folds=panel.n_folds,
+            n_seeds=len(s.seeds), n_seeds_b=len(bench.seeds), n_days=len(panel.dates),
+        )
+        for s, e, p_adj in zip(probes, ests, inf.holm([e.p_value for e in ests]), strict=True)
+    ]  # fmt: skip
 
 
 def _spa(panel: Panel, cfg: VerdictConfig, block: float) -> dict[float, inf.SPAResult]:
@@ -356,6 +385,7 @@ def compute_verdict(
         comparisons=tuple(_comparisons(panel, boots, cfg, block)), spa=_spa(panel, cfg, block),
         mcs=mcs, mcs_policy=policy, pbo=pbo.pbo, pbo_configs=tuple(s.config for s in head), pbo_blocks=s_blocks,
         pbo_prob_oos_loss=pbo.prob_oos_loss, dsr=_dsr(panel, valid, cost, n_logged, cfg),
+        probes=tuple(_probe_tests(panel, boots, cfg, cost, block)),
         fold_sharpe=fold_sharpes(panel, cost),
     )  # fmt: skip
     from envs.verdict_text import paragraphs
@@ -372,13 +402,14 @@ def load_panel(path: Path) -> Panel:
 
 
 def data_hash(doc: dict[str, Any], panel: Panel, benchmark: str = "buy_and_hold") -> str:
-    """The data set's hash from walkforward.json's config, else a hash of the days and benchmark returns."""
+    """The data set's hash from walkforward.json (``data.data_hash``, or ``config.data_hash``), else a hash of
+    the panel's days and the benchmark's returns."""
     import hashlib
 
-    conf = doc.get("config") if isinstance(doc.get("config"), dict) else {}
-    for key in ("data_hash", "data"):
-        if isinstance(conf.get(key), str):
-            return conf[key]
+    for part in ("data", "config"):
+        sub = doc.get(part)
+        if isinstance(sub, dict) and isinstance(sub.get("data_hash"), str):
+            return sub["data_hash"]
     bench = [s for s in panel.series.values() if s.config == benchmark] or list(panel.series.values())
     h = hashlib.sha256(panel.dates.astype("datetime64[D]").tobytes())
     h.update(np.ascontiguousarray(bench[0].net).tobytes())

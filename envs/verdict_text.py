@@ -137,15 +137,20 @@ def dsr_paragraph(v: Verdict) -> str | None:
 
 
 def probe_paragraph(v: Verdict) -> str | None:
-    probes = [s for s in v.per_seed if s.config.startswith("probe/") and s.cost_bps == v.headline_cost]
-    if not probes:
+    if not v.probes:
         return None
-    parts = []
-    for s in probes:
-        found = "signal" if s.p_value < v.config.alpha else "no signal"
-        parts.append(f"{s.config.split('/', 1)[1]} {_f(s.mean)} [{_f(s.boot_low)}, {_f(s.boot_high)}] "
-                     f"p {_p(s.p_value)} ({found})")  # fmt: skip
-    return f"Linear probes at {_cost(v.headline_cost)} (Sharpe, H0: 0): " + "; ".join(parts) + "."
+    bench, parts, above, below = v.config.benchmark, [], [], []
+    for c in v.probes:
+        name = c.a.split("/", 1)[-1]
+        parts.append(f"{name} {_f(c.mean_diff)} [{_f(c.ci_low)}, {_f(c.ci_high)}] p {_p(c.p_value)}")
+        if c.p_holm < v.config.alpha:
+            (above if c.mean_diff > 0 else below).append(name)
+    head = f"Linear probes against {bench} at {_cost(v.headline_cost)} (Sharpe difference): " + "; ".join(parts)
+    if above:
+        tail = f" — the probes on {', '.join(above)} beat {bench} (Holm-adjusted): a tradable signal in those features"
+    else:
+        tail = f" — no feature set's probe shows a tradable signal beyond holding {bench}"
+    return head + tail + (f"; {', '.join(below)} significantly below it." if below else ".")
 
 
 def _claims(v: Verdict, c: Comparison) -> bool:

@@ -26,6 +26,9 @@ def test_run_key_ignores_where_and_when_but_not_what(tmp_path):
     same = {**base, "out": "runs/b", "progress": False, "wall_s": 9.0, "started_at": "2026-01-01"}
     assert runlog.run_key(base) == runlog.run_key(same)
     assert runlog.run_key(base) != runlog.run_key({**base, "timesteps": 10_000})
+    nested = {"agent": {"timesteps": 5, "out": "a"}}
+    assert runlog.run_key(nested) == runlog.run_key({"agent": {"timesteps": 5, "out": "b"}})
+    assert runlog.run_key(nested) != runlog.run_key({"agent": {"timesteps": 6, "out": "a"}})
 
 
 def test_a_malformed_log_is_an_error_not_a_silent_zero(tmp_path):

@@ -62,11 +62,14 @@ def test_a_planted_edge_is_found_by_every_test(planted):
 def test_pure_noise_gives_no_evidence_either_way(noise):
     _, v = noise
     assert v.paragraphs[0].split(". ", 1)[1].startswith("No evidence that lvae features make the agent better")
-    for p in v.paragraphs[1:17]:  # the 16 comparison lines
+    assert sum(p.startswith("ppo/lvae vs ") for p in v.paragraphs) == 8  # 4 comparisons x 2 costs, no probes
+    for p in v.paragraphs[1:9]:
         assert p.endswith("no evidence either way."), p
     assert v.spa[5.0].p_value > 0.05 and v.spa[5.0].superior == ()
     assert set(v.mcs.included) == {"lvae", "vae", "pca", "raw"}
     assert v.dsr.value < 0.95 and "not significant" in next(p for p in v.paragraphs if p.startswith("Deflated"))
+    assert v.paragraphs[-1].startswith("Linear probes") and "no feature set's probe shows" in v.paragraphs[-1]
+    assert [c.a for c in v.probes] == ["probe/lvae", "probe/vae", "probe/pca", "probe/raw"]
 
 
 def test_per_seed_values_and_intervals_are_the_seeds(planted):
