@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import stats
 
 PERIODS = 252
+TINY_SD = 1e-12  # a daily standard deviation below this is float noise (cash minus the risk-free rate): zero
 
 
 @dataclass(frozen=True)
@@ -43,24 +44,22 @@ class Estimate:
 def sharpe(x: np.ndarray, periods: int = PERIODS) -> np.ndarray:
     """Annualised Sharpe ratio along the last axis (ddof 1) of excess returns; 0 where the std is 0.
 
-    A series of zero excess returns (cash at the risk-free rate) has Sharpe 0 here, not nan, so that it can
-    be ranked and differenced like any other configuration.
+    A series of zero excess returns (cash at the risk-free rate, up to float noise: std below ``TINY_SD``)
+    has Sharpe 0 here, not nan or ±huge, so that it can be ranked and differenced like any other.
     """
     x = np.asarray(x, dtype=np.float64)
     sd = x.std(axis=-1, ddof=1)
     mean = x.mean(axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(sd > 0, mean / np.where(sd > 0, sd, 1.0), 0.0) * math.sqrt(periods)
-    return out
+    ok = sd > TINY_SD
+    return np.where(ok, mean / np.where(ok, sd, 1.0), 0.0) * math.sqrt(periods)
 
 
 def sharpe_from_sums(s1: np.ndarray, s2: np.ndarray, n: np.ndarray | float, periods: int = PERIODS) -> np.ndarray:
     """Annualised Sharpe (ddof 1) from the sum ``s1``, the sum of squares ``s2`` and the count ``n``."""
     mean = s1 / n
     var = (s2 - n * mean**2) / (n - 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sd = np.sqrt(np.where(var > 0, var, 1.0))
-        return np.where(var > 1e-30, mean / sd, 0.0) * math.sqrt(periods)
+    ok = var > TINY_SD**2
+    return np.where(ok, mean / np.sqrt(np.where(ok, var, 1.0)), 0.0) * math.sqrt(periods)
 
 
 def block_length(series: np.ndarray) -> float:
@@ -72,7 +71,7 @@ def block_length(series: np.ndarray) -> float:
     from arch.bootstrap import optimal_block_length
 
     x = np.atleast_2d(np.asarray(series, dtype=np.float64))
-    x = x[np.std(x, axis=1) > 0]
+    x = x[np.std(x, axis=1) > TINY_SD]
     if len(x) == 0 or x.shape[1] < 10:
         return 1.0
     both = np.concatenate([x, x**2]).T  # (T, 2K)
@@ -174,9 +173,9 @@ def hac_mean(d: np.ndarray, alpha: float = 0.05, maxlags: int | None = None) -> 
     if len(d) < 3:
         raise ValueError("a HAC mean needs at least 3 observations")
     lags = newey_west_lags(len(d)) if maxlags is None else maxlags
-    if np.all(d == d[0]):  # no variation: the mean is exact
-        p = 1.0 if d[0] == 0 else 0.0
-        return Estimate(float(d[0]), float(d[0]), float(d[0]), p, f"HAC Newey–West ({lags} lags)")
+    if d.std() <= TINY_SD:  # no variation beyond float noise: the mean is exact
+        m = float(d.mean())
+        return Estimate(m, m, m, 1.0 if abs(m) <= TINY_SD else 0.0, f"HAC Newey–West ({lags} lags)")
     fit = sm.OLS(d, np.ones_like(d)).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
     mean, se = float(fit.params[0]), float(fit.bse[0])
     z = float(stats.norm.ppf(1.0 - alpha / 2.0))

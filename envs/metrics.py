@@ -192,10 +192,11 @@ def deflated_sharpe(r: np.ndarray, n_trials: float, var_trials_sharpe: float) ->
 def mean_correlation(returns: np.ndarray) -> float:
     """Mean pairwise (off-diagonal) Pearson correlation of the columns of ``returns`` (T, K).
 
-    Constant columns (e.g. cash) have no correlation and are left out; nan with fewer than two columns.
+    Constant columns (e.g. cash, up to float noise: std below 1e-12) have no correlation and are left out;
+    nan with fewer than two columns.
     """
     x = np.asarray(returns, dtype=np.float64)
-    x = x[:, np.std(x, axis=0) > 0]
+    x = x[:, np.std(x, axis=0) > 1e-12]
     k = x.shape[1]
     if k < 2:
         return float("nan")

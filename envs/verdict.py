@@ -327,7 +327,7 @@ def _pbo_blocks(n_days: int, wanted: int) -> int:
 
 def _dsr(panel: Panel, valid: Panel | None, cost: float, n_logged: int | None, cfg: VerdictConfig) -> DSRResult | None:
     trials = panel.at_cost(cost)
-    candidates = [s for s in trials if np.std(_seed_mean(s)) > 0]
+    candidates = [s for s in trials if np.std(_seed_mean(s)) > inf.TINY_SD]
     if not candidates:
         return None
     vals = {}

@@ -1,7 +1,8 @@
 """The verdict's plots (matplotlib, Agg backend), from a panel and its computed verdict.
 
 - ``verdict_heatmap.png``: Sharpe per fold (columns) and configuration (rows) at the headline cost;
-- ``verdict_cost.png``: mean Sharpe over seeds against cost, with the t-interval over seeds;
+- ``verdict_cost.png``: the agent's mean Sharpe over seeds against cost per feature set, with the t-interval
+  over seeds, and the benchmark;
 - ``verdict_equity.png``: out-of-sample equity stitched across folds per feature set, with buy-and-hold;
 - ``verdict_seeds.png``: every seed's Sharpe per configuration, with the mean and its t-interval.
 """
@@ -44,18 +45,22 @@ def plot_verdict(panel: Panel, verdict: Verdict, out: Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     names = _agents_first(list(dict.fromkeys(s.config for s in verdict.per_seed)), bench)
-    for name in names:
+    policies = {s.config: s.policy for s in panel.series.values()}
+    sets = {s.config: s.feature_set for s in panel.series.values()}
+    for name in (n for n in names if (sets[n] and policies[n] != "probe") or n == bench):
         rows = sorted((s for s in verdict.per_seed if s.config == name), key=lambda s: s.cost_bps)
         x = np.array([s.cost_bps for s in rows])
         y = np.array([s.mean for s in rows])
         lo = np.array([s.t_low if s.n > 1 else s.mean for s in rows])
         hi = np.array([s.t_high if s.n > 1 else s.mean for s in rows])
         style = {"color": "black", "lw": 2.0} if name == bench else {"lw": 1.0}
-        ax.errorbar(x, y, yerr=[y - lo, hi - y], marker="o", ms=3, capsize=2, label=name, **style)
+        label = f"{name} (n = {rows[0].n})"
+        ax.errorbar(x, y, yerr=[y - lo, hi - y], marker="o", ms=3, capsize=2, label=label, **style)
     ax.axhline(0, color="grey", lw=0.5)
     ax.set_xlabel("cost (bp per unit of turnover)")
-    ax.set_ylabel("Sharpe (mean over seeds, t-interval)")
-    ax.legend(fontsize=7, ncol=2)
+    ax.set_ylabel("Sharpe (mean over seeds, t-interval over n)")
+    ax.set_title("Test Sharpe against cost per feature set")
+    ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     paths.append(_save(fig, out / "verdict_cost.png", plt))
 

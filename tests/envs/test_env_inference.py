@@ -16,6 +16,8 @@ def test_sharpe_equals_empyrical_and_cash_is_zero():
     r = np.random.default_rng(0).standard_t(4, 750) * 0.01 + 0.0004
     assert inf.sharpe(r) == pytest.approx(empyrical.sharpe_ratio(r), rel=1e-12)
     assert inf.sharpe(np.zeros(10)) == 0.0
+    noise = np.random.default_rng(1).normal(0.0, 3e-17, 500)  # cash minus the risk-free rate, in floats
+    assert inf.sharpe(noise) == 0.0 and inf.hac_mean(noise).p_value == 1.0
     two = np.stack([r, 2 * r])
     assert inf.sharpe(two) == pytest.approx([empyrical.sharpe_ratio(r)] * 2)
     n = len(r)
