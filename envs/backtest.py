@@ -414,6 +414,8 @@ def main(argv: list[str] | None = None) -> Report:
     cfg = _parse(argv)
     report = run_backtest(cfg)
     print(summary_table(report))
+    if report.verdict is not None:
+        print("\n" + "\n\n".join(report.verdict.paragraphs[:1]))
     print(f"\nreport: {report.root}/report.md  (json, PNGs, models beside it)  wall time {report.wall_s:.0f} s")
     return report
 

@@ -29,6 +29,10 @@ def _cost(c: float) -> str:
     return f"{c:g} bp"
 
 
+def _n(k: int, what: str) -> str:
+    return f"{k} {what}" if k == 1 else f"{k} {what}s"
+
+
 def conclusion(sharpe: Comparison, mean: Comparison | None, seeds: Comparison | None, alpha: float, k: int) -> str:
     """What the paired tests of one (a, b, cost) support, in words.
 
@@ -63,7 +67,7 @@ def comparison_paragraphs(v: Verdict) -> list[str]:
     lines = []
     for c in sharpe:
         m, sd = means.get((c.a, c.b, c.cost_bps)), by_seed.get((c.a, c.b, c.cost_bps))
-        seeds = f"{c.n_seeds} seeds" + ("" if c.n_seeds_b == c.n_seeds else f" (vs {c.n_seeds_b})")
+        seeds = _n(c.n_seeds, "seed") + ("" if c.n_seeds_b == c.n_seeds else f" (vs {c.n_seeds_b})")
         text = (
             f"{c.a} vs {c.b} at {_cost(c.cost_bps)}: mean Sharpe difference {_f(c.mean_diff)} "
             f"[{_f(c.ci_low)}, {_f(c.ci_high)}], bootstrap p {_p(c.p_value)} (Holm p {_p(c.p_holm)})"
@@ -76,7 +80,7 @@ def comparison_paragraphs(v: Verdict) -> list[str]:
                 f"; mean net return difference {_f(m.mean_diff * y, '{:+.1f}')} %/yr "
                 f"[{_f(m.ci_low * y, '{:+.1f}')}, {_f(m.ci_high * y, '{:+.1f}')}], HAC p {_p(m.p_value)}"
             )
-        text += f"; over {c.n_folds} folds × {seeds}, {c.n_days} days — "
+        text += f"; over {_n(c.n_folds, 'fold')} × {seeds}, {c.n_days} days — "
         lines.append(text + conclusion(c, m, sd, v.config.alpha, len(sharpe)) + ".")
     return lines
 
@@ -127,7 +131,8 @@ def dsr_paragraph(v: Verdict) -> str | None:
         return None
     text = (
         f"Deflated Sharpe ratio of the selected configuration ({d.selected}, chosen by {d.selected_by} at "
-        f"{_cost(d.cost_bps)}): test Sharpe {_f(d.sharpe)} against an expected maximum of {_f(d.sr0)} under the "
+        f"{_cost(d.cost_bps)}): test Sharpe of its seed-averaged returns {_f(d.sharpe)} against an expected maximum of "
+        f"{_f(d.sr0)} under the "
         f"null, DSR = {_f(d.value, '{:.2f}')} with {d.n_trials} configurations tried on this data "
         f"({d.n_run} in this run; effective {d.n_effective:.1f} at mean correlation {_f(d.rho, '{:.2f}')})"
     )
@@ -199,7 +204,7 @@ def bottom_line(v: Verdict) -> str:
         f"The {p.n} seeds of {p.config} range from {_f(min(p.sharpe))} to {_f(max(p.sharpe))} in Sharpe "
         f"(t-interval of the mean [{_f(p.t_low)}, {_f(p.t_high)}], n = {p.n})." for p in spread
     )  # fmt: skip
-    head = f"Out of sample {v.period[0]} to {v.period[1]}, {v.n_folds} folds, {v.n_days} days."
+    head = f"Out of sample {v.period[0]} to {v.period[1]}, {_n(v.n_folds, 'fold')}, {v.n_days} days."
     return " ".join(x for x in (head, first, second, third) if x)
 
 
@@ -215,7 +220,7 @@ def seed_table(v: Verdict) -> str:
     """Markdown table at the headline cost: every seed's Sharpe, t-interval with n, bootstrap interval."""
     a = v.config.alpha
     head = ["Configuration", "n", "Sharpe per seed", f"Mean [{1 - a:.0%} t-interval]",
-            f"[{1 - a:.0%} bootstrap, days & seeds]", "Valid Sharpe"]  # fmt: skip
+            f"[{1 - a:.0%} bootstrap over days]", "Valid Sharpe"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in (s for s in v.per_seed if s.cost_bps == v.headline_cost):
         t = f"[{_f(s.t_low)}, {_f(s.t_high)}]" if s.n > 1 else "(one seed)"
@@ -250,8 +255,10 @@ def markdown(v: Verdict) -> str:
         "",
         f"Sharpe ratios of daily net returns in excess of the risk-free rate, annualised, over the stitched test "
         f"blocks of all folds. Intervals {1 - v.config.alpha:.0%}: t over seeds (n stated); bootstrap: stationary "
-        f"block bootstrap over days (mean block {v.block:.1f} d, {v.config.reps} reps) with seeds resampled "
-        "within folds. Paired tests on the same days; p-values Holm-adjusted over all comparisons of a metric."
+        f"block bootstrap over days with the trained agents fixed (mean block {v.block:.1f} d, {v.config.reps} "
+        "reps). Paired tests on the same days and, for the Sharpe ratio, across seeds (Welch); p-values "
+        "Holm-adjusted over all comparisons of a metric. A claim needs both the test over days and the one "
+        "over seeds."
         + (f" {v.dropped_days} days not shared by every configuration were left out." if v.dropped_days else ""),
         "",
         f"### Per seed at {_cost(v.headline_cost)}",
