@@ -162,6 +162,7 @@ class MarketData:
     target: str
     data_hash: str
     purge: int  # samples between blocks (no shared bar + embargo)
+    first_day: pd.Timestamp  # the first bar's date (years of history count from it)
 
 
 def load_market(cfg: WalkForwardConfig) -> MarketData:
@@ -179,14 +180,15 @@ def load_market(cfg: WalkForwardConfig) -> MarketData:
     purge = purge_length(d.window, LOOKBACK, d.embargo)
     return MarketData(
         dates, close, simple_returns(close), rate.rf, rate.source, features, panel.tickers,
-        d.target_ticker, data_hash(panel), purge,
+        d.target_ticker, data_hash(panel), purge, panel.dates[0],
     )  # fmt: skip
 
 
 def plan(cfg: WalkForwardConfig, data: MarketData) -> list[CalendarFold]:
     return calendar_folds(
-        data.dates, data.purge, cfg.window, cfg.fold_years, cfg.min_train_years, cfg.train_years, cfg.max_folds
-    )
+        data.dates, data.purge, cfg.window, cfg.fold_years, cfg.min_train_years, cfg.train_years, cfg.max_folds,
+        history_start=data.first_day,
+    )  # fmt: skip
 
 
 def fold_info(data: MarketData, fold: CalendarFold, embargo: int) -> dict[str, Any]:

@@ -164,6 +164,8 @@ def _plots(root: Path, test: pd.DataFrame, doc: dict[str, Any]) -> None:
 
     ref = reference_cost(doc["config"]["cost_bps"])
     summary = [r for r in doc["summary"] if r["cost_bps"] == ref]
+    configs = list(dict.fromkeys(r["config"] for r in doc["summary"]))
+    color = {c: plt.get_cmap("tab20")(i % 20) for i, c in enumerate(configs)}
     fig, ax = plt.subplots(figsize=(10, 4.8))
     for r in summary:
         seeds = sorted(r["per_seed"], key=lambda s: s["total_return"])
@@ -173,6 +175,7 @@ def _plots(root: Path, test: pd.DataFrame, doc: dict[str, Any]) -> None:
         style = {"color": "black", "lw": 2.0} if r["config"] == "buy_and_hold" else {"lw": 1.0}
         if r["config"].startswith("probe/") or r["config"] in ("random", "cash"):
             style = {"lw": 0.7, "alpha": 0.6}
+        style.setdefault("color", color[r["config"]])
         ax.plot(s["date"], np.cumprod(1 + s["net_return"].to_numpy()), label=r["config"], **style)
     ax.set_yscale("log")
     ax.set_title(f"Out-of-sample equity, folds stitched, {ref:g} bp (median seed)")
@@ -182,9 +185,10 @@ def _plots(root: Path, test: pd.DataFrame, doc: dict[str, Any]) -> None:
     fig.savefig(root / "equity.png", dpi=110)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for config in dict.fromkeys(r["config"] for r in doc["summary"]):
+    for config in configs:
         rows = sorted((r for r in doc["summary"] if r["config"] == config), key=lambda r: r["cost_bps"])
-        ax.plot([r["cost_bps"] for r in rows], [r["sharpe"] for r in rows], marker="o", label=config)
+        ax.plot([r["cost_bps"] for r in rows], [r["sharpe"] for r in rows], marker="o", label=config,
+                color=color[config])  # fmt: skip
     ax.set_xlabel("cost per unit of turnover (bp)")
     ax.set_ylabel("Sharpe (excess, stitched test)")
     ax.axhline(0, color="grey", lw=0.8)

@@ -174,6 +174,7 @@ def calendar_folds(
     min_train_years: int = 5,
     train_years: int | None = None,
     max_folds: int | None = None,
+    history_start: pd.Timestamp | None = None,
 ) -> list[CalendarFold]:
     """Walk-forward folds over sample end ``dates``: test blocks of ``fold_years`` calendar years.
 
@@ -182,7 +183,8 @@ def calendar_folds(
     when the years do not divide evenly). Each fold's validation block is the calendar year before its test
     block without its last ``purge`` samples; training ends ``purge`` samples before the validation year
     (expanding: from the first sample; rolling: the ``train_years`` before the validation year, default
-    ``min_train_years - 1``). ``max_folds`` keeps the most recent folds.
+    ``min_train_years - 1``). ``max_folds`` keeps the most recent folds. ``history_start`` is the first day
+    of data (default the first sample's end date): the years of history are counted from it.
     """
     dates = pd.DatetimeIndex(dates)
     if window not in WINDOW_KINDS:
@@ -194,7 +196,8 @@ def calendar_folds(
     years = train_years if train_years is not None else min_train_years - 1
     if years < 1:
         raise ValueError("train_years must be >= 1")
-    first_test = _first_full_year(dates) + min_train_years
+    start = pd.DatetimeIndex([history_start if history_start is not None else dates[0]])
+    first_test = _first_full_year(start) + min_train_years
     last_test = _last_full_year(dates)
     if first_test > last_test:
         raise ValueError(

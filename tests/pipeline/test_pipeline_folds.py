@@ -41,6 +41,12 @@ def test_partial_first_and_last_years_are_not_counted():
     dates = pd.bdate_range("2000-03-01", "2010-06-30")
     folds = calendar_folds(dates, purge=5, min_train_years=5)
     assert folds[0].test_years == (2006, 2006) and folds[-1].test_years == (2009, 2009)
+    windows_start = pd.bdate_range("2000-02-01", "2010-12-31")  # samples start a window after the first bar
+    assert calendar_folds(windows_start, purge=5)[0].test_years == (2006, 2006)
+    assert calendar_folds(windows_start, purge=5, history_start=pd.Timestamp("2000-01-03"))[0].test_years == (
+        2005,
+        2005,
+    )
     with pytest.raises(ValueError, match="no full test year"):
         calendar_folds(pd.bdate_range("2000-01-03", "2004-12-31"), purge=5, min_train_years=5)
     with pytest.raises(ValueError, match="window"):
