@@ -131,7 +131,7 @@ def write_report(result: Any) -> None:
         f"({len(doc['data']['tickers'])} tickers, hash {doc['data']['data_hash'][:12]}); {len(folds)} folds, "
         f"test {folds[0]['test_start']} to {folds[-1]['test_end']} ({cfg['window']} window, "
         f"{cfg['fold_years']}-year test blocks, validation = the year before each, purge {folds[0]['purge']} days).",
-        f"Per fold, on its training rows only: normaliser, LVAE and VAE ({cfg['data']['epochs']} epochs, "
+        f"Per fold, on its training rows only: normaliser, encoders ({cfg['data']['epochs']} epochs, "
         f"latents {cfg['data']['latent_dims']}), PCA, z-scoring, ridge probe, and {agent['seeds']} agent seeds "
         f"per feature set ({agent['timesteps']} steps, trained at {agent['cost_bps']:g} bp, best of "
         f"{agent['n_checkpoints']} checkpoints on validation). Encoders: {len(doc['encoders'])} "
