@@ -17,6 +17,7 @@ import argparse
 import copy
 import importlib.util
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -399,6 +400,11 @@ def _parse(argv: list[str] | None) -> BacktestConfig:
     p.add_argument("--n-envs", type=int, default=d.n_envs, help="parallel training episodes")
     p.add_argument("--checkpoints", type=int, default=d.n_checkpoints, help="validation checks per run")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--walk-forward",
+        action="store_true",
+        help="refit everything per calendar-year fold instead (envs.walkforward; see --walk-forward --help)",
+    )
     a = p.parse_args(argv)
     return BacktestConfig(
         agent=a.agent, timesteps=a.timesteps, seeds=a.seeds, cost_bps=a.cost_bps,
@@ -408,9 +414,14 @@ def _parse(argv: list[str] | None) -> BacktestConfig:
     )  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> Report:
+def main(argv: list[str] | None = None) -> Any:
     from envs.report import summary_table
 
+    args = sys.argv[1:] if argv is None else list(argv)
+    if "--walk-forward" in args:  # its own flags (cost list, folds, data source): envs.walkforward parses them
+        from envs.walkforward import main as walk_forward
+
+        return walk_forward([a for a in args if a != "--walk-forward"])
     cfg = _parse(argv)
     report = run_backtest(cfg)
     print(summary_table(report))
