@@ -448,7 +448,21 @@ def run_walkforward(cfg: WalkForwardConfig) -> WalkForwardResult:
     doc["wall_s"] = round(time.perf_counter() - t0, 1)
     result = WalkForwardResult(root, test, valid, doc)
     write_report(result)  # adds "summary" to doc and writes walkforward.json, report.md and the PNGs
+    add_verdict(result, cfg)
     return result
+
+
+def add_verdict(result: WalkForwardResult, cfg: WalkForwardConfig) -> Any:
+    """The statistical verdict (envs.verdict) of the written folder: its keys go into walkforward.json and
+    ``result.doc``, its text to the top of report.md; the run's configurations go into the run log."""
+    from envs.verdict import VerdictConfig, write_verdict
+
+    headline = min(cfg.cost_bps, key=lambda c: (abs(c - cfg.agent.cost_bps), c))  # the agents' training cost
+    verdict = write_verdict(
+        result.root, VerdictConfig(headline_cost_bps=headline, run_log=cfg.agent.run_log), quiet=True
+    )
+    result.doc.update(verdict.to_json())
+    return verdict
 
 
 def config_dict(cfg: WalkForwardConfig) -> dict[str, Any]:
@@ -519,6 +533,7 @@ def _parse(argv: list[str] | None) -> WalkForwardConfig:
     o = p.add_argument_group("output")
     o.add_argument("--encoder-cache", help=f"fitted encoder cache (default {DEFAULT_ENCODER_CACHE}; 'none' disables)")
     o.add_argument("--out", help="output folder (default runs/walkforward/<UTC time>-<agent>)")
+    o.add_argument("--run-log", help="append-only log of configurations tried per data set (runs/trials.jsonl)")
     o.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     cfg = QUICK if a.quick else base
@@ -531,7 +546,7 @@ def _parse(argv: list[str] | None) -> WalkForwardConfig:
         data["warmup_epochs"] = min(cfg.data.warmup_epochs, max(1, data["epochs"] // 3))
     agent = {"agent": a.agent, "timesteps": a.timesteps, "seeds": a.seeds, "cost_bps": a.train_cost_bps,
              "slippage_bps": a.slippage_bps, "borrow_rate": a.borrow_rate, "action_space": a.action_space,
-             "n_checkpoints": a.checkpoints, "n_envs": a.n_envs}  # fmt: skip
+             "n_checkpoints": a.checkpoints, "n_envs": a.n_envs, "run_log": a.run_log}  # fmt: skip
     agent = {k: v for k, v in agent.items() if v is not None}
     if a.no_short:
         agent["allow_short"] = False
@@ -555,6 +570,7 @@ def main(argv: list[str] | None = None) -> WalkForwardResult:
     cfg = _parse(argv)
     result = run_walkforward(cfg)
     print(summary_table(result.doc))
+    print("\n" + "\n\n".join(result.doc["verdict_text"]))
     print(f"\nreport: {result.root}/report.md  (walkforward.json, daily_returns.parquet, PNGs beside it)  "
           f"wall time {result.doc['wall_s']:.0f} s")  # fmt: skip
     return result

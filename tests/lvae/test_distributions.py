@@ -20,9 +20,7 @@ def test_precision_merge_is_the_normalised_product_of_the_two_gaussians():
     merged = precision_merge(q_hat, prior)
     grid = torch.linspace(-15, 15, 300_001, dtype=torch.float64)
     for d in range(2):
-        log_density = sum(
-            -0.5 * (grid - g.mu[0, d].double()) ** 2 / g.var[0, d].double() for g in (q_hat, prior)
-        )
+        log_density = sum(-0.5 * (grid - g.mu[0, d].double()) ** 2 / g.var[0, d].double() for g in (q_hat, prior))
         w = torch.exp(log_density - log_density.max())
         w = w / w.sum()
         mean = (w * grid).sum()

@@ -119,9 +119,7 @@ def test_resume_after_an_interruption_reproduces_the_uninterrupted_run(tmp_path)
     first = LadderVAE(SMALL)
     with pytest.raises(KeyboardInterrupt):
         fit(first, data, cfg, checkpoint_dir=tmp_path, progress=False, on_epoch_end=crash)
-    torch.manual_seed(
-        99
-    )  # a fresh process: other initial weights and RNG state, all restored from the checkpoint
+    torch.manual_seed(99)  # a fresh process: other initial weights and RNG state, all restored from the checkpoint
     resumed = LadderVAE(SMALL)
     history = fit(resumed, data, cfg, checkpoint_dir=tmp_path, progress=False)
     assert history.epochs_done == 4 and history.loss == straight_history.loss
@@ -151,12 +149,8 @@ def test_resume_refuses_a_checkpoint_of_another_model(tmp_path):
 def test_a_step_with_an_exploding_gradient_is_skipped_and_counted():
     torch.manual_seed(0)
     model = LadderVAE(SMALL)
-    before = {
-        k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k
-    }
-    history = fit(
-        model, _binary_data(64), TrainConfig(epochs=1, batch_size=32, skip_threshold=1e-9), progress=False
-    )
+    before = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k}
+    history = fit(model, _binary_data(64), TrainConfig(epochs=1, batch_size=32, skip_threshold=1e-9), progress=False)
     assert history.skipped_steps == [2]
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
