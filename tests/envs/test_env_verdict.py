@@ -98,8 +98,9 @@ def test_paired_mean_difference_is_the_difference_of_seed_means(planted):
 
 
 def test_the_output_contract_and_report(tmp_path):
-    df = synthetic_panel({"ppo/lvae": EDGE}, n_folds=4)
-    root = write_run(tmp_path / "wf", df, valid=synthetic_panel({"ppo/lvae": EDGE}, n_folds=4, seed=7))
+    small = {"n_folds": 3, "days_per_fold": 100, "costs": (0.0, 5.0)}
+    df = synthetic_panel({"ppo/lvae": 2 * EDGE}, **small)
+    root = write_run(tmp_path / "wf", df, valid=synthetic_panel({"ppo/lvae": 2 * EDGE}, seed=7, **small))
     log = tmp_path / "runs" / "trials.jsonl"
     cfg = VerdictConfig(reps=99, run_log=str(log))
     write_verdict(root, cfg, quiet=True)
