@@ -4,9 +4,11 @@
 set and seed trains the agent on the training period with the batched VecEnv (random episodes). During
 training the policy is evaluated ``n_checkpoints`` times on the whole validation period; the checkpoint with
 the best validation Sharpe is kept (that is the selection step), saved as a zip, and run once on the test
-period. Buy-and-hold, cash and a random policy run on the same periods and costs. The deflated Sharpe ratio
-counts every (feature set, seed, checkpoint) tried on validation as a trial. Writes report.json, report.md
-and PNGs to ``out``.
+period. Buy-and-hold, cash and a random policy run on the same periods and costs. Intervals over seeds are
+t-intervals with n stated; the deflated Sharpe ratio uses the same number of trials for every row: the
+configurations ever compared on this data (the run log, ``envs.runlog``), shrunk by their correlation. The
+verdict (``envs.verdict``: paired tests, SPA, MCS, PBO) heads report.md. Writes report.json, report.md and
+PNGs to ``out``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import copy
 import importlib.util
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -23,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from envs import runlog
 from envs.config import TradingConfig
 from envs.evaluate import Path as EvalPath
 from envs.evaluate import evaluate
 from envs.features import make_features
-from envs.metrics import Metrics, bootstrap_ci, deflated_sharpe
+from envs.metrics import Metrics, deflated_sharpe, effective_trials, mean_correlation, t_interval
 from envs.policies import RandomPolicy, SB3Policy, buy_and_hold, cash
 from envs.trading import LatentTradingEnv
 
@@ -56,6 +60,7 @@ class BacktestConfig:
     episode_length: int = 252  # longest random training episode (the shortest is a quarter of it)
     torch_threads: int = 1  # torch threads for training (the machine is shared)
     progress: bool = True  # progress bars (build and training)
+    run_log: str = "runs/trials.jsonl"  # append-only log of configurations tried per data set (for the DSR)
 
     def __post_init__(self) -> None:
         if self.agent not in AGENTS:
@@ -112,8 +117,10 @@ class Report:
     rows: dict[str, dict[str, Any]]  # row name -> aggregated test metrics (mean, CI), DSR, per-seed values
     runs: list[Run] = field(repr=False)
     test_dates: np.ndarray = field(repr=False)  # (n + 1,) dates of the test equity curve (start + each step)
-    n_trials: int = 0
+    n_trials: int = 0  # configurations compared on this data (run log), the DSR's N for every row
     wall_s: float = 0.0
+    n_effective: float = 0.0  # n_trials shrunk by the rows' mean correlation
+    verdict: Any = field(default=None, repr=False)  # envs.verdict.Verdict of the test paths, or None
 
 
 # --- data ---------------------------------------------------------------------------------------------
@@ -253,27 +260,69 @@ def baseline_runs(cfg: BacktestConfig, features: dict[str, np.ndarray], prices: 
     return runs
 
 
-def aggregate(runs: list[Run], n_trials: int, var_trials: float, periods: int = 252) -> dict[str, dict]:
-    """Per row: mean and bootstrap CI over seeds of every test metric, mean DSR, validation Sharpe."""
+def aggregate(runs: list[Run], n_trials: int | None = None, periods: int = 252, alpha: float = 0.05) -> dict:
+    """Per row: mean and t-interval over seeds (n stated) of every test metric, DSR, validation Sharpe.
+
+    The DSR of every row uses the same trials: ``n_trials`` configurations compared on this data (at least
+    the rows here), shrunk to an effective number by the mean correlation of the rows' test returns, and
+    the variance of the rows' test Sharpe ratios.
+    """
+    names = list(dict.fromkeys(r.name for r in runs))
+    n_eff, var = dsr_trials(runs, names, n_trials)
     rows: dict[str, dict] = {}
-    for name in dict.fromkeys(r.name for r in runs):
+    for name in names:
         mine = [r for r in runs if r.name == name]
-        rl = mine[0].checkpoint is not None
         per_seed = [r.test.metrics(periods).to_dict() for r in mine]
         row: dict[str, Any] = {"seeds": [r.seed for r in mine], "metrics": {}}
         for key in Metrics.__dataclass_fields__:
             values = np.array([m[key] for m in per_seed], dtype=np.float64)
-            mean, lo, hi = bootstrap_ci(values)
-            row["metrics"][key] = {"mean": mean, "ci": [lo, hi], "per_seed": values.tolist()}
-        dsr = [deflated_sharpe(r.test.returns, n_trials if rl else 1, var_trials) for r in mine]
+            mean, lo, hi, n = t_interval(values, alpha)
+            row["metrics"][key] = {"mean": mean, "ci": [lo, hi], "n": n, "per_seed": values.tolist()}
+        dsr = [deflated_sharpe(r.test.returns, n_eff, var) for r in mine]
         row["deflated_sharpe"] = {"mean": float(np.nanmean(dsr)) if np.isfinite(dsr).any() else None}
-        row["deflated_sharpe"]["per_seed"] = dsr
+        row["deflated_sharpe"].update(per_seed=dsr, n_trials=max(n_trials or 0, len(names)), n_effective=n_eff)
         valid_sharpes = np.array([r.valid.metrics(periods).sharpe for r in mine])
         row["valid_sharpe"] = float(valid_sharpes.mean()) if np.isfinite(valid_sharpes).all() else None
         row["checkpoints"] = [r.checkpoint for r in mine]
         row["models"] = [r.model_path for r in mine]
         rows[name] = row
     return rows
+
+
+def dsr_trials(runs: list[Run], names: list[str], n_trials: int | None) -> tuple[float, float]:
+    """(effective number of trials, variance of their per-period Sharpe ratios) over the rows ``names``."""
+    mean_returns = np.stack([np.mean([r.test.returns for r in runs if r.name == n], axis=0) for n in names], 1)
+    sd = mean_returns.std(axis=0, ddof=1)
+    sr = np.where(sd > 0, mean_returns.mean(axis=0) / np.where(sd > 0, sd, 1.0), 0.0)
+    var = float(np.var(sr, ddof=1)) if len(names) > 1 else 0.0
+    return effective_trials(max(n_trials or 0, len(names)), mean_correlation(mean_returns)), var
+
+
+def runs_frame(runs: list[Run], dates: dict[str, np.ndarray], cost_bps: float, split: str) -> Any:
+    """The runs' paths on ``split`` in the walk-forward panel schema (``envs.panel``): one fold, rf 0."""
+    import pandas as pd
+
+    frames = []
+    for r in runs:
+        path = getattr(r, split)
+        policy, _, feature_set = r.name.partition("/") if "/" in r.name else (r.name, "", "")
+        day = dates[split][path.start + 1 : path.start + 1 + len(path.returns)]
+        frames.append(pd.DataFrame({
+            "config": r.name, "feature_set": feature_set, "policy": policy, "fold": 0, "seed": r.seed,
+            "cost_bps": float(cost_bps), "date": day, "net_return": path.returns, "rf": 0.0,
+            "position": np.asarray(path.positions).reshape(len(path.returns), -1).sum(axis=1),
+        }))  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
+
+
+def backtest_verdict(cfg: BacktestConfig, runs: list[Run], dates: dict[str, np.ndarray], n_trials: int) -> Any:
+    """The verdict of the test paths (paired tests, SPA, MCS, PBO, DSR), as for a one-fold walk-forward."""
+    from envs.panel import check_panel, to_panel
+    from envs.verdict import VerdictConfig, compute_verdict
+
+    panels = [to_panel(check_panel(runs_frame(runs, dates, cfg.cost_bps, s), s)) for s in ("test", "valid")]
+    vcfg = VerdictConfig(headline_cost_bps=cfg.cost_bps, run_log=cfg.run_log, pbo_blocks=8)
+    return compute_verdict(panels[0], panels[1], vcfg, n_trials)
 
 
 def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
@@ -290,13 +339,11 @@ def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
     prices = _period_arrays(close, periods)
     train_mask = np.asarray(b.split) == "train"
     runs: list[Run] = []
-    trial_sharpes: list[float] = []
     for kind in cfg.features:
         feats = _period_arrays(make_features(kind, b.latents, b.windows, train_mask), periods)
         for seed in range(cfg.seeds):
             model_path = root / "models" / f"{cfg.agent}-{kind}-seed{seed}.zip"
-            model, step, sharpes = train_and_select(cfg, feats, prices, seed, model_path)
-            trial_sharpes += sharpes
+            model, step, _ = train_and_select(cfg, feats, prices, seed, model_path)
             tcfg = cfg.trading_config()
             paths = [
                 evaluate(SB3Policy(model), LatentTradingEnv(feats[p], prices[p], config=tcfg))
@@ -305,16 +352,29 @@ def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
             runs.append(Run(f"{cfg.agent}/{kind}", seed, *paths, checkpoint=step, model_path=str(model_path)))
     baseline_feats = _period_arrays(b.latents.astype(np.float32), periods)
     runs += baseline_runs(cfg, baseline_feats, prices)
-    n_trials = len(trial_sharpes)
-    var_trials = float(np.var(trial_sharpes, ddof=1)) if n_trials > 1 else 0.0
-    rows = aggregate(runs, n_trials, var_trials)
-    test_dates = np.asarray(b.dates[periods["test"].rows])
+    names = list(dict.fromkeys(r.name for r in runs))
+    digest, key = _data_hash(b), runlog.run_key(config_dict(cfg))
+    n_trials = runlog.count_with(cfg.run_log, digest, key, names)
+    rows = aggregate(runs, n_trials)
+    dates = {p: np.asarray(b.dates[periods[p].rows]) for p in ("valid", "test")}
     report = Report(
-        root=root, config=cfg, build_root=Path(b.root), rows=rows, runs=runs, test_dates=test_dates,
-        n_trials=n_trials, wall_s=time.perf_counter() - t0,
+        root=root, config=cfg, build_root=Path(b.root), rows=rows, runs=runs, test_dates=dates["test"],
+        n_trials=n_trials, wall_s=time.perf_counter() - t0, n_effective=dsr_trials(runs, names, n_trials)[0],
+        verdict=backtest_verdict(cfg, runs, dates, n_trials),
     )  # fmt: skip
     write_report(report)
+    runlog.record_trials(cfg.run_log, digest, key, names, source="backtest")
     return report
+
+
+def _data_hash(b: Any) -> str:
+    """The build's data hash, else a hash of its close prices."""
+    import hashlib
+
+    manifest = getattr(b, "manifest", None) or {}
+    if manifest.get("data_hash"):
+        return str(manifest["data_hash"])
+    return "close-" + hashlib.sha256(np.ascontiguousarray(b.close.to_numpy(np.float64)).tobytes()).hexdigest()[:16]
 
 
 def config_dict(cfg: BacktestConfig) -> dict[str, Any]:
@@ -340,6 +400,11 @@ def _parse(argv: list[str] | None) -> BacktestConfig:
     p.add_argument("--n-envs", type=int, default=d.n_envs, help="parallel training episodes")
     p.add_argument("--checkpoints", type=int, default=d.n_checkpoints, help="validation checks per run")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--walk-forward",
+        action="store_true",
+        help="refit everything per calendar-year fold instead (envs.walkforward; see --walk-forward --help)",
+    )
     a = p.parse_args(argv)
     return BacktestConfig(
         agent=a.agent, timesteps=a.timesteps, seeds=a.seeds, cost_bps=a.cost_bps,
@@ -349,12 +414,19 @@ def _parse(argv: list[str] | None) -> BacktestConfig:
     )  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> Report:
+def main(argv: list[str] | None = None) -> Any:
     from envs.report import summary_table
 
+    args = sys.argv[1:] if argv is None else list(argv)
+    if "--walk-forward" in args:  # its own flags (cost list, folds, data source): envs.walkforward parses them
+        from envs.walkforward import main as walk_forward
+
+        return walk_forward([a for a in args if a != "--walk-forward"])
     cfg = _parse(argv)
     report = run_backtest(cfg)
     print(summary_table(report))
+    if report.verdict is not None:
+        print("\n" + "\n\n".join(report.verdict.paragraphs[:1]))
     print(f"\nreport: {report.root}/report.md  (json, PNGs, models beside it)  wall time {report.wall_s:.0f} s")
     return report
 

@@ -1,4 +1,4 @@
-"""Feature sets the agents see: LVAE latents, PCA of the windows (same dimension), raw windows.
+"""Feature sets the agents see: LVAE or plain-VAE latents, PCA of the windows (same dimension), raw windows.
 
 Every transform is fitted on the training rows only and applied row by row, so row t of the output depends
 on row t of the input and on training-period statistics, never on anything after t outside training.
@@ -51,16 +51,17 @@ class PCA:
 
 
 def make_features(kind: str, latents: np.ndarray, windows: np.ndarray, train: np.ndarray) -> np.ndarray:
-    """(T, F) float32 features of ``kind`` in {"lvae", "pca", "raw"}, z-scored with training statistics.
+    """(T, F) float32 features of ``kind`` in {"lvae", "vae", "pca", "raw"}, z-scored with training statistics.
 
-    ``train`` is the (T,) boolean mask of training rows; PCA keeps as many components as the latents have.
+    ``train`` is the (T,) boolean mask of training rows; ``latents`` are the LVAE's (or, for "vae", the plain
+    VAE's); PCA keeps as many components as the latents have (only their number of columns is read).
     """
-    if kind == "lvae":
+    if kind in ("lvae", "vae"):
         x = latents
     elif kind == "pca":
         x = PCA.fit(windows[train], latents.shape[1]).transform(windows)
     elif kind == "raw":
         x = windows
     else:
-        raise ValueError(f"unknown feature set {kind!r}; use lvae, pca or raw")
+        raise ValueError(f"unknown feature set {kind!r}; use lvae, vae, pca or raw")
     return Standardizer.fit(np.asarray(x)[train]).transform(x)

@@ -32,7 +32,7 @@ def _fmt(fmt: str, x: float | None) -> str:
 
 
 def summary_table(report: Report) -> str:
-    """Markdown table of the test-period metrics: mean over seeds, [95 % bootstrap CI] where shown."""
+    """Markdown table of the test-period metrics: mean over seeds, [95 % t-interval over the n seeds]."""
     head = ["Policy", "Seeds"] + [h for _, h, _, _ in COLUMNS] + ["DSR", "Valid Sharpe"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, row in report.rows.items():
@@ -79,15 +79,31 @@ def write_report(report: Report) -> None:
         "test_period": [str(report.test_dates[0])[:10], str(report.test_dates[-1])[:10]],
         "selection": "best validation Sharpe over n_checkpoints checkpoints per (feature set, seed)",
         "n_trials": report.n_trials,
+        "n_effective": report.n_effective,
         "wall_s": report.wall_s,
         "rows": report.rows,
     }
+    if report.verdict is not None:
+        doc.update(report.verdict.to_json())
     (root / "report.json").write_text(json.dumps(_jsonable(doc), indent=2))
     _plots(report)
     cfg = report.config
-    md = [
-        f"# Backtest: {cfg.agent} on {', '.join(cfg.features)} features",
-        "",
+    md = [f"# Backtest: {cfg.agent} on {', '.join(cfg.features)} features", ""]
+    if report.verdict is not None:
+        from envs.verdict_plots import plot_verdict
+        from envs.verdict_text import markdown
+
+        plot_verdict(_verdict_panel(report), report.verdict, root)
+        md += [
+            "One test period, one fold, risk-free rate 0: the walk-forward (more folds, the risk-free rate) is "
+            "where a verdict can have power; this one says what this one test period alone supports.",
+            "",
+            markdown(report.verdict),
+            "",
+            "## Table",
+            "",
+        ]
+    md += [
         f"Build `{report.build_root}`; test period {doc['test_period'][0]} to {doc['test_period'][1]} "
         f"({len(report.test_dates) - 1} trading days); costs {cfg.cost_bps} bps + slippage "
         f"{cfg.slippage_bps} bps per unit of turnover, borrow {cfg.borrow_rate:.2%}/yr on shorts; "
@@ -95,8 +111,11 @@ def write_report(report: Report) -> None:
         "",
         "Agents train on the training period (random episodes); each run keeps the checkpoint with the best "
         f"validation Sharpe ({cfg.n_checkpoints} checkpoints); the table is the test period, mean over seeds "
-        "with a 95 % bootstrap CI. DSR: deflated Sharpe ratio (Bailey & López de Prado) with "
-        f"{report.n_trials} trials for the agents (every checkpoint evaluated on validation), 1 for baselines.",
+        "with a 95 % t-interval over the seeds (seed-to-seed spread only, not market uncertainty; none with one "
+        "seed). A row above another is not evidence that it is better: see the paired tests of the verdict. "
+        "DSR: deflated Sharpe ratio (Bailey & López de Prado 2014), the same for every row: "
+        f"{report.n_trials} configurations compared on this data (run log), effective "
+        f"{report.n_effective:.1f} after their correlation.",
         "",
         summary_table(report),
         "",
@@ -106,6 +125,14 @@ def write_report(report: Report) -> None:
         "",
     ]
     (root / "report.md").write_text("\n".join(md))
+
+
+def _verdict_panel(report: Report):  # noqa: ANN202 - envs.panel.Panel
+    from envs.backtest import runs_frame
+    from envs.panel import check_panel, to_panel
+
+    dates = {"test": report.test_dates}
+    return to_panel(check_panel(runs_frame(report.runs, dates, report.config.cost_bps, "test")))
 
 
 def _plots(report: Report) -> None:

@@ -8,10 +8,14 @@ Timeline of one step, all quantities as fractions of equity ``V``:
 1. At day t's close the book holds ``w_drift`` (yesterday's weight after the move to t).
 2. It trades to the target ``w``; turnover ``tau = |w - w_drift|``; costs ``kappa * tau`` leave the book,
    ``kappa = (cost_bps + slippage_bps) / 1e4``.  Equity becomes ``V * (1 - kappa * tau)``.
-3. Over (t, t+1] the position earns ``w * r`` (``r = p[t+1] / p[t] - 1``), cash earns 0, and a short pays
-   the borrow fee ``beta * short`` (``short = max(-w, 0)``, ``beta`` = annual borrow rate / periods per year).
-4. Growth ``g = (1 - kappa * tau) * (1 + w * r - beta * short)``; reward ``log(g)``; the weight drifts to
-   ``w * (1 + r) / (1 + w * r - beta * short)``.
+3. Over (t, t+1] the position earns ``w * r`` (``r = p[t+1] / p[t] - 1``), cash ``1 - w`` earns the risk-free
+   return ``rf`` of the day (0 unless given; a short's proceeds are cash too), and a short pays the borrow fee
+   ``beta * short`` (``short = max(-w, 0)``, ``beta`` = annual borrow rate / periods per year).
+4. Growth ``g = (1 - kappa * tau) * (1 + w * r + (1 - w) * rf - beta * short)``; reward ``log(g)``; the weight
+   drifts to ``w * (1 + r) / (1 + w * r + (1 - w) * rf - beta * short)``.
+
+:func:`rescore` replays a path of decisions through the same step with an execution delay, so one set of
+trained agents is scored at several cost levels without rerunning them (the decisions do not depend on cost).
 
 The function is pure arithmetic (``+ - * /`` and ``abs``), so the same code runs on floats and on arrays.
 """
@@ -19,6 +23,7 @@ The function is pure arithmetic (``+ - * /`` and ``abs``), so the same code runs
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -40,7 +45,7 @@ def borrow_rate_per_period(borrow_rate: float, periods_per_year: int) -> float:
     return borrow_rate / periods_per_year
 
 
-def step_growth(w_drift: X, w: X, r: X, kappa: float, beta: float) -> tuple[X, X, X, X]:
+def step_growth(w_drift: X, w: X, r: X, kappa: float, beta: float, rf: X | None = None) -> tuple[X, X, X, X]:
     """Account one step: trade from ``w_drift`` to ``w`` at t's close, then hold over (t, t+1].
 
     Args:
@@ -49,6 +54,7 @@ def step_growth(w_drift: X, w: X, r: X, kappa: float, beta: float) -> tuple[X, X
         r: simple return of the asset from t to t+1.
         kappa: cost per unit of turnover (see :func:`cost_rate`).
         beta: borrow fee per period on the short notional (see :func:`borrow_rate_per_period`).
+        rf: risk-free return over (t, t+1] earned by the cash ``1 - w``; None is 0.
 
     Returns:
         ``(growth, turnover, cost, w_next)``: equity multiplier ``V[t+1] / V[t]`` (reward = ``log(growth)``),
@@ -62,6 +68,8 @@ def step_growth(w_drift: X, w: X, r: X, kappa: float, beta: float) -> tuple[X, X
     gross = 1.0 + wr
     if beta:  # - beta * max(-w, 0) = (w - |w|) * beta / 2, which also works on arrays
         gross = gross + (w - abs(w)) * (0.5 * beta)
+    if rf is not None:
+        gross = gross + (1.0 - w) * rf
     w_next = (w + wr) / (gross + (gross <= 0.0))  # (gross <= 0) avoids a division by zero on ruin
     return (1.0 - cost) * gross, turnover, cost, w_next
 
@@ -85,3 +93,63 @@ def simple_returns(prices: np.ndarray) -> np.ndarray:
     r = np.zeros_like(prices)
     r[1:] = prices[1:] / prices[:-1] - 1.0
     return r
+
+
+@dataclass(frozen=True)
+class Rescored:
+    """A block of ``n`` days replayed from decisions; row k is the day ending at date k of the block.
+
+    ``net_returns(cost_bps)`` gives the daily simple returns after costs; the trade made at day k-1's close
+    is paid in row k, and closing the book at the last day's close is paid in the last row."""
+
+    position: np.ndarray  # (n,) weight held over the day ending at row k (after the trade at k-1's close)
+    trade: np.ndarray  # (n,) |trade| at day k-1's close
+    gross: np.ndarray  # (n,) growth 1 + w r + (1 - w) rf - beta short of row k, before costs
+    close_turnover: float  # |weight| closed at the last day's close
+
+    @property
+    def turnover(self) -> np.ndarray:
+        """(n,) traded per row, the closing trade included in the last row."""
+        out = self.trade.copy()
+        out[-1] += self.close_turnover
+        return out
+
+    def net_returns(self, cost_bps: float, slippage_bps: float = 0.0) -> np.ndarray:
+        kappa = cost_rate(cost_bps, slippage_bps)
+        growth = (1.0 - kappa * self.trade) * self.gross
+        growth[-1] *= 1.0 - kappa * self.close_turnover
+        return growth - 1.0
+
+
+def held_positions(decisions: np.ndarray, delay: int) -> np.ndarray:
+    """(n,) target held over the day ending at row k: the decision of day ``k - 1 - delay`` (made at that
+    close from data up to it, filled ``delay`` closes later); 0 (flat) before the first fill. NaN = no trade."""
+    d = np.asarray(decisions, dtype=np.float64)
+    if delay < 0:
+        raise ValueError("delay must be >= 0")
+    h = np.zeros(len(d))
+    lag = 1 + delay
+    if len(d) > lag:
+        h[lag:] = d[: len(d) - lag]
+    return h
+
+
+def rescore(decisions: np.ndarray, r: np.ndarray, rf: np.ndarray, delay: int, beta: float) -> Rescored:
+    """Replay one block: start flat, fill each decision ``delay`` closes after it is made, close at the end.
+
+    ``decisions[k]`` is the target weight chosen at row k's close (NaN: keep the drifted weight);
+    ``r[k]`` and ``rf[k]`` are the asset's and the risk-free simple returns of the day ending at row k.
+    Decisions of the last ``1 + delay`` rows are never filled within the block."""
+    r = np.asarray(r, dtype=np.float64)
+    rf = np.asarray(rf, dtype=np.float64)
+    h = held_positions(decisions, delay)
+    if not (len(h) == len(r) == len(rf)) or len(r) < 1:
+        raise ValueError(f"decisions, r and rf must have one equal, non-zero length; got {len(h)}, {len(r)}, {len(rf)}")
+    n = len(r)
+    position, trade, gross = np.zeros(n), np.zeros(n), np.zeros(n)
+    w_drift = 0.0
+    for k, (target, rk, rfk) in enumerate(zip(h.tolist(), r.tolist(), rf.tolist(), strict=True)):
+        w = w_drift if target != target else target  # NaN: hold
+        g, tau, _, w_drift = step_growth(w_drift, w, rk, 0.0, beta, rfk)
+        position[k], trade[k], gross[k] = w, tau, g
+    return Rescored(position, trade, gross, abs(w_drift))

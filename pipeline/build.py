@@ -167,12 +167,15 @@ def data_hash(panel: Panel) -> str:
     return h.hexdigest()
 
 
-def fit_lvae(train_x: np.ndarray, valid_x: np.ndarray | None, cfg: BuildConfig, progress: bool):
-    """A Gaussian LadderVAE fitted on the training windows; returns (model, history)."""
-    from lvae import LadderVAE, LVAEConfig, TrainConfig, fit
+def fit_lvae(train_x: np.ndarray, valid_x: np.ndarray | None, cfg: BuildConfig, progress: bool, kind: str = "lvae"):
+    """A Gaussian LadderVAE (``kind`` "vae": the bottom-up HierarchicalVAE on the same generative model, config
+    and budget) fitted on the training windows; returns (model, history)."""
+    from lvae import HierarchicalVAE, LadderVAE, LVAEConfig, TrainConfig, fit
 
+    if kind not in ("lvae", "vae"):
+        raise ValueError(f"kind must be 'lvae' or 'vae', got {kind!r}")
     torch.manual_seed(cfg.seed)
-    model = LadderVAE(
+    model = (LadderVAE if kind == "lvae" else HierarchicalVAE)(
         LVAEConfig(
             input_dim=train_x.shape[1],
             latent_dims=cfg.latent_dims,

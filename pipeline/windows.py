@@ -130,3 +130,108 @@ def walk_forward_folds(n_samples: int, n_folds: int, purge: int, min_train: int)
             raise ValueError(f"purge {purge} leaves no training samples before sample {lo}")
         folds.append(Fold(train=train, test=np.arange(lo, hi)))
     return folds
+
+
+WINDOW_KINDS = ("expanding", "rolling")
+
+
+@dataclass(frozen=True)
+class CalendarFold:
+    """One walk-forward fold on calendar years: half-open sample index ranges ``[lo, hi)``.
+
+    ``train`` fits every fitted object (normaliser, encoders, PCA, probe, agent weights); ``valid`` (the last
+    year before the test block, minus a purge at its end) only selects the agent's checkpoint; ``test`` is
+    scored once. ``train`` ends ``purge`` samples before the validation year starts.
+    """
+
+    index: int
+    train: tuple[int, int]
+    valid: tuple[int, int]
+    test: tuple[int, int]
+    test_years: tuple[int, int]  # first and last calendar year of the test block
+
+    def rows(self, name: str) -> slice:
+        return slice(*getattr(self, name))
+
+
+def _first_full_year(dates: pd.DatetimeIndex) -> int:
+    """The first calendar year the data cover from its first week (a start after Jan 7 skips that year)."""
+    first = dates[0]
+    return first.year if first.day_of_year <= 7 else first.year + 1
+
+
+def _last_full_year(dates: pd.DatetimeIndex) -> int:
+    """The last calendar year the data cover to its last week (an end before Dec 24 skips that year)."""
+    last = dates[-1]
+    return last.year if (last.month, last.day) >= (12, 24) else last.year - 1
+
+
+def calendar_folds(
+    dates: pd.DatetimeIndex,
+    purge: int,
+    window: str = "expanding",
+    fold_years: int = 1,
+    min_train_years: int = 5,
+    train_years: int | None = None,
+    max_folds: int | None = None,
+    history_start: pd.Timestamp | None = None,
+) -> list[CalendarFold]:
+    """Walk-forward folds over sample end ``dates``: test blocks of ``fold_years`` calendar years.
+
+    The first test block starts ``min_train_years`` after the first full year of data (that history holds
+    the training years and the validation year); the last block ends with the last full year (it is shorter
+    when the years do not divide evenly). Each fold's validation block is the calendar year before its test
+    block without its last ``purge`` samples; training ends ``purge`` samples before the validation year
+    (expanding: from the first sample; rolling: the ``train_years`` before the validation year, default
+    ``min_train_years - 1``). ``max_folds`` keeps the most recent folds. ``history_start`` is the first day
+    of data (default the first sample's end date): the years of history are counted from it.
+    """
+    dates = pd.DatetimeIndex(dates)
+    if window not in WINDOW_KINDS:
+        raise ValueError(f"window must be one of {WINDOW_KINDS}, got {window!r}")
+    if fold_years < 1 or min_train_years < 2 or purge < 0:
+        raise ValueError("need fold_years >= 1, min_train_years >= 2 (training + validation years), purge >= 0")
+    if len(dates) < 2 or not dates.is_monotonic_increasing:
+        raise ValueError("sample dates must be ascending, with at least two")
+    years = train_years if train_years is not None else min_train_years - 1
+    if years < 1:
+        raise ValueError("train_years must be >= 1")
+    start = pd.DatetimeIndex([history_start if history_start is not None else dates[0]])
+    first_test = _first_full_year(start) + min_train_years
+    last_test = _last_full_year(dates)
+    if first_test > last_test:
+        raise ValueError(
+            f"data {dates[0].date()} to {dates[-1].date()} hold no full test year after {min_train_years} "
+            "years of history; lower min_train_years or give more data"
+        )
+
+    def at(year: int) -> int:  # first sample dated in `year` or later
+        return int(np.searchsorted(dates, pd.Timestamp(year=year, month=1, day=1)))
+
+    folds = []
+    for k, y0 in enumerate(range(first_test, last_test + 1, fold_years)):
+        y1 = min(y0 + fold_years - 1, last_test)
+        valid_lo, test_lo, test_hi = at(y0 - 1), at(y0), at(y1 + 1)
+        train_lo = 0 if window == "expanding" else at(y0 - 1 - years)
+        train_hi = valid_lo - purge
+        valid_hi = test_lo - purge
+        if train_hi - train_lo < 2 or valid_hi - valid_lo < 2 or test_hi - test_lo < 2:
+            raise ValueError(f"fold {k} (test {y0}-{y1}): a block has fewer than two samples after the purge {purge}")
+        folds.append(CalendarFold(k, (train_lo, train_hi), (valid_lo, valid_hi), (test_lo, test_hi), (y0, y1)))
+    if max_folds is not None:
+        if max_folds < 1:
+            raise ValueError("max_folds must be >= 1")
+        folds = folds[-max_folds:]  # indices stay those of the full plan: fold k is always the same years
+    return folds
+
+
+def fold_windows(
+    features: np.ndarray, train: tuple[int, int], window: int, clip: float, tickers, feature_names
+) -> tuple[np.ndarray, Normaliser]:
+    """(T, D) windows of all samples normalised with statistics of the fold's training samples only.
+
+    Sample i covers feature rows ``i .. i + window - 1``, so training samples ``[lo, hi)`` read feature rows
+    ``lo .. hi + window - 2`` and nothing later."""
+    lo, hi = train
+    normaliser = Normaliser.fit(features[lo : hi + window - 1], clip, tickers, feature_names)
+    return make_windows(normaliser.transform(features), window), normaliser

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from envs.backtest import BacktestConfig, Period, _parse, aggregate, baseline_runs, run_backtest
 from envs.evaluate import evaluate
@@ -53,10 +54,16 @@ def test_report_files_and_table(fake_build, tmp_path):
     _, prices, feats = _periods(fake_build)
     cfg = BacktestConfig(seeds=3, out=str(tmp_path))
     runs = baseline_runs(cfg, feats, prices)
-    rows = aggregate(runs, n_trials=1, var_trials=0.0)
+    rows = aggregate(runs, n_trials=1)
     assert set(rows) == {"buy_and_hold", "cash", "random"} and rows["random"]["seeds"] == [0, 1, 2]
-    sharpes = rows["random"]["metrics"]["sharpe"]["per_seed"]
-    assert rows["random"]["metrics"]["sharpe"]["mean"] == pytest.approx(np.mean(sharpes))
+    sharpe = rows["random"]["metrics"]["sharpe"]
+    half = stats.t.ppf(0.975, 2) * np.std(sharpe["per_seed"], ddof=1) / np.sqrt(3)  # t-interval over 3 seeds
+    assert sharpe["mean"] == pytest.approx(np.mean(sharpe["per_seed"])) and sharpe["n"] == 3
+    assert sharpe["ci"] == pytest.approx([sharpe["mean"] - half, sharpe["mean"] + half])
+    assert rows["buy_and_hold"]["metrics"]["sharpe"]["n"] == 1 and np.isnan(rows["cash"]["metrics"]["sharpe"]["ci"][0])
+    # every row is deflated with the same N: the 3 rows compared (at least), shrunk by their correlation
+    assert {r["deflated_sharpe"]["n_trials"] for r in rows.values()} == {3}
+    assert len({r["deflated_sharpe"]["n_effective"] for r in rows.values()}) == 1
     from envs.backtest import Report
 
     dates = np.asarray(fake_build.dates[510:600])
@@ -74,10 +81,11 @@ def test_tiny_end_to_end_backtest(fake_build, tmp_path):
     from stable_baselines3 import PPO
 
     cfg = BacktestConfig(timesteps=512, seeds=1, features=("lvae", "pca"), n_envs=4, n_checkpoints=2,
-                         out=str(tmp_path / "bt"), progress=False)  # fmt: skip
+                         out=str(tmp_path / "bt"), progress=False, run_log=str(tmp_path / "trials.jsonl"))  # fmt: skip
     report = run_backtest(cfg, build=fake_build)
     assert list(report.rows) == ["ppo/lvae", "ppo/pca", "buy_and_hold", "cash", "random"]
-    assert report.n_trials == 2 * 2  # two feature sets x two checkpoints on validation
+    assert report.n_trials == 5  # the rows compared on this data: the run log had none before
+    assert {(c.a, c.b) for c in report.verdict.comparisons} == {("ppo/lvae", "ppo/pca"), ("ppo/lvae", "buy_and_hold")}
     run = next(r for r in report.runs if r.name == "ppo/pca")
     model = PPO.load(run.model_path)
     _, prices, _ = _periods(fake_build)

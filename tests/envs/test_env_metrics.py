@@ -5,6 +5,7 @@ import math
 import empyrical
 import numpy as np
 import pytest
+from scipy import stats
 
 from envs import metrics
 
@@ -72,8 +73,34 @@ def _moments(r):
     return stats.skew(r), stats.kurtosis(r, fisher=False)
 
 
-def test_bootstrap_ci_brackets_the_mean_and_is_seeded():
-    v = np.array([0.1, 0.5, -0.2, 0.3, 0.0])
-    mean, lo, hi = metrics.bootstrap_ci(v)
-    assert mean == pytest.approx(0.14) and lo < mean < hi and metrics.bootstrap_ci(v) == (mean, lo, hi)
-    assert metrics.bootstrap_ci(np.array([2.0])) == (2.0, 2.0, 2.0)
+def test_t_interval_golden_values():
+    # mean 2, s = 1, n = 3: half-width t_{0.975, 2} / sqrt(3) = 4.302653 / 1.732051 = 2.484138
+    mean, lo, hi, n = metrics.t_interval(np.array([1.0, 2.0, 3.0]))
+    assert (mean, n) == (2.0, 3) and lo == pytest.approx(2 - 2.484138, abs=1e-6) and hi == pytest.approx(4.484138)
+    assert (lo, hi) == pytest.approx(stats.t.interval(0.95, 2, loc=2.0, scale=1 / math.sqrt(3)))
+    one = metrics.t_interval(np.array([2.0, np.nan]))
+    assert one[0] == 2.0 and one[3] == 1 and math.isnan(one[1]) and math.isnan(one[2])
+
+
+def test_t_interval_covers_at_its_nominal_rate_where_a_percentile_bootstrap_does_not():
+    rng = np.random.default_rng(0)
+    draws = rng.normal(0.0, 1.0, (4000, 3))  # 3 seeds, true mean 0
+    half = stats.t.ppf(0.975, 2) * draws.std(axis=1, ddof=1) / math.sqrt(3)
+    assert np.mean(np.abs(draws.mean(axis=1)) <= half) == pytest.approx(0.95, abs=0.01)
+    lo, hi = draws.min(axis=1), draws.max(axis=1)  # a percentile bootstrap of 3 values spans [min, max]
+    assert np.mean((lo <= 0) & (hi >= 0)) == pytest.approx(0.75, abs=0.02)  # 1 - 2 / 2**3
+
+
+def test_mean_correlation_and_effective_trials():
+    x = np.random.default_rng(1).normal(size=(500, 1))
+    m = np.hstack([x, x, -x, np.ones((500, 1))])  # pairs: +1, -1, -1; the constant column is left out
+    assert metrics.mean_correlation(m) == pytest.approx(-1 / 3)
+    assert metrics.effective_trials(10, 0.0) == 10.0 and metrics.effective_trials(10, 1.0) == 1.0
+    assert metrics.effective_trials(10, 0.5) == 5.5 and metrics.effective_trials(10, -0.2) == 10.0
+    assert metrics.effective_trials(10, float("nan")) == 10.0 and metrics.effective_trials(1, 0.3) == 1.0
+
+
+def test_expected_max_sharpe_takes_a_fractional_number_of_trials():
+    var = 0.5 / 250
+    lo, mid, hi = (metrics.expected_max_sharpe(n, var) for n in (10, 10.5, 11))
+    assert lo < mid < hi

@@ -1,0 +1,498 @@
+"""The verdict of a walk-forward run: paired tests, SPA / StepM / MCS, PBO and the deflated Sharpe ratio.
+
+``python -m envs.verdict RUN_DIR`` (re)computes it for a walk-forward folder holding ``daily_returns.parquet``
+(test blocks; schema in :mod:`envs.panel`), optionally ``valid_returns.parquet``, ``walkforward.json`` and
+``report.md``; the walk-forward run calls :func:`write_verdict` at its end. It adds to ``walkforward.json``
+the keys ``verdict``, ``spa``, ``stepm``, ``mcs``, ``pbo``, ``dsr`` (and ``per_seed``, ``spa_by_cost``,
+``verdict_text``), puts the verdict at the top of ``report.md`` and draws four plots. Nothing is written
+until every number is computed.
+
+What each number is (returns are daily net returns after costs minus the risk-free rate; Sharpe ratios are
+annualised, ``sqrt(252)``, of the stitched out-of-sample days of all folds):
+
+- per configuration and cost: every seed's Sharpe, their mean with a Student-t interval over the n seeds
+  (training uncertainty), and a stationary block bootstrap interval over days (market uncertainty);
+- paired comparisons of the reference feature set (``lvae``) against the others and the benchmark, on the
+  same days, at every cost: the mean difference of daily net returns (Newey–West HAC interval and p-value),
+  the difference of mean Sharpe ratios (block bootstrap over days), and the same Sharpe difference tested
+  over seeds (Welch t-test, n stated). p-values are Holm-adjusted over all comparisons of a metric; a claim
+  needs an adjusted p below ``alpha`` over days and, where there are seeds, over seeds too;
+- Hansen's SPA and StepM against buy-and-hold over every other configuration, an MCS over the agent's
+  feature sets, PBO by CSCV over every configuration, and the deflated Sharpe ratio of the configuration
+  selected by validation Sharpe with the number of configurations ever tried on the data (the run log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from envs import inference as inf
+from envs.metrics import deflated_sharpe, effective_trials, expected_max_sharpe, mean_correlation, t_interval
+from envs.panel import Panel, Series, check_panel, to_panel
+from envs.pbo import pbo_cscv
+
+FEATURE_SETS = ("lvae", "vae", "pca", "raw")
+START, END = "<!-- verdict:start -->", "<!-- verdict:end -->"
+
+
+@dataclass(frozen=True)
+class VerdictConfig:
+    """Settings of the verdict; ``python -m envs.verdict --help`` lists the same fields."""
+
+    alpha: float = 0.05  # test size: (1 - alpha) intervals; a claim needs a Holm-adjusted p below it
+    reps: int = 1000  # bootstrap replications (interval bootstrap, SPA, StepM, MCS)
+    block_size: float | None = None  # mean block length in days; None = Politis–White estimate
+    mcs_alpha: float = 0.10  # size of the model confidence set (Hansen, Lunde & Nason use 10 %)
+    pbo_blocks: int = 16  # CSCV blocks S (even; fewer if the panel is short)
+    headline_cost_bps: float = 5.0  # cost for SPA/StepM/MCS/PBO/DSR (nearest level present)
+    benchmark: str = "buy_and_hold"  # the configuration everything is tested against
+    reference: str = "lvae"  # the feature set compared with every other
+    run_log: str = "runs/trials.jsonl"  # append-only log of configurations tried per data set
+    seed: int = 0  # seed of every bootstrap
+    plots: bool = True  # draw the PNGs
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1 or not 0 < self.mcs_alpha < 1:
+            raise ValueError("alpha and mcs_alpha must be in (0, 1)")
+        if self.reps < 10:
+            raise ValueError("reps must be >= 10")
+        if self.pbo_blocks < 2 or self.pbo_blocks % 2:
+            raise ValueError("pbo_blocks must be an even number >= 2")
+        if self.block_size is not None and self.block_size < 1:
+            raise ValueError("block_size must be >= 1 day")
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    """One configuration at one cost: per-seed Sharpe ratios and their intervals."""
+
+    config: str
+    cost_bps: float
+    seeds: tuple[int, ...]
+    sharpe: tuple[float, ...]  # per seed, annualised
+    mean: float
+    t_low: float  # Student-t interval over the n seeds (nan for one seed)
+    t_high: float
+    n: int
+    boot_low: float  # stationary block bootstrap over days, seeds held fixed
+    boot_high: float
+    p_value: float  # bootstrap, H0: mean Sharpe = 0
+    valid_sharpe: float | None  # mean over seeds on the validation blocks
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A paired comparison ``a - b`` on the same days: the output contract's ``verdict`` entries."""
+
+    a: str
+    b: str
+    cost_bps: float
+    metric: str  # "sharpe" (annualised, over days), "sharpe_over_seeds" or "mean_daily_net_return" (per day)
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    p_holm: float  # Holm-adjusted over all comparisons of this metric
+    method: str
+    n_folds: int
+    n_seeds: int  # of a
+    n_seeds_b: int
+    n_days: int
+
+
+@dataclass(frozen=True)
+class DSRResult:
+    """The deflated Sharpe ratio of the selected configuration (Bailey & López de Prado 2014)."""
+
+    selected: str
+    selected_by: str
+    cost_bps: float
+    value: float
+    sharpe: float  # annualised test Sharpe of the seed-averaged returns
+    sr0: float  # annualised expected maximum Sharpe of n_effective null trials
+    n_trials: int  # configurations ever tried on this data (run log), this run's included
+    n_run: int  # configurations of this run
+    n_effective: float
+    rho: float  # mean pairwise correlation of this run's configurations
+    n_days: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Everything the verdict computed; :meth:`to_json` is the output contract."""
+
+    config: VerdictConfig
+    headline_cost: float
+    block: float
+    n_folds: int
+    n_days: int
+    dropped_days: int
+    period: tuple[str, str]
+    per_seed: tuple[SeedSummary, ...]
+    comparisons: tuple[Comparison, ...]
+    spa: dict[float, inf.SPAResult]
+    mcs: inf.MCSResult | None
+    mcs_policy: str | None
+    pbo: float
+    pbo_configs: tuple[str, ...]
+    pbo_blocks: int
+    pbo_prob_oos_loss: float
+    dsr: DSRResult | None
+    probes: tuple[Comparison, ...]  # each linear probe against the benchmark at the headline cost
+    fold_sharpe: pd.DataFrame = field(repr=False)  # (config, fold) mean over seeds at the headline cost
+    paragraphs: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        head = self.spa.get(self.headline_cost)
+        return _jsonable({
+            "verdict": [asdict(c) for c in self.comparisons],
+            "spa": None if head is None else {"benchmark": head.benchmark, "p_value": head.p_value,
+                                              "cost_bps": self.headline_cost, "n_models": head.n_models},
+            "stepm": [] if head is None else list(head.superior),
+            "mcs": None if self.mcs is None else {**asdict(self.mcs), "policy": self.mcs_policy,
+                                                  "cost_bps": self.headline_cost},
+            "pbo": self.pbo,
+            "dsr": None if self.dsr is None else asdict(self.dsr),
+            "spa_by_cost": [{"cost_bps": k, **asdict(v)} for k, v in sorted(self.spa.items())],
+            "probes": [asdict(c) for c in self.probes],
+            "per_seed": [asdict(s) for s in self.per_seed],
+            "verdict_settings": {**asdict(self.config), "block_size_used": self.block, "n_folds": self.n_folds,
+                                 "n_days": self.n_days, "dropped_days": self.dropped_days,
+                                 "headline_cost_bps": self.headline_cost, "pbo_blocks": self.pbo_blocks,
+                                 "pbo_configs": list(self.pbo_configs), "period": list(self.period)},
+            "verdict_text": list(self.paragraphs),
+        })  # fmt: skip
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, float | np.floating):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+# --- computation ----------------------------------------------------------------------------------------
+def _nearest(costs: list[float], target: float) -> float:
+    return min(costs, key=lambda c: (abs(c - target), c))
+
+
+def _seed_mean(s: Series) -> np.ndarray:
+    return s.excess.mean(axis=0)
+
+
+def _bootstraps(panel: Panel, cfg: VerdictConfig, block: float) -> dict[tuple[str, float], np.ndarray]:
+    """Replicates of every series' mean-over-seeds Sharpe, all on the same resampled days."""
+    counts = inf.bootstrap_counts(len(panel.dates), cfg.reps, block, cfg.seed)
+    return {key: inf.resampled_sharpes(s.excess, panel.folds, counts) for key, s in panel.series.items()}
+
+
+def _per_seed(panel: Panel, valid: Panel | None, boots: dict, cfg: VerdictConfig) -> list[SeedSummary]:
+    rows = []
+    for key, s in panel.series.items():
+        sr = inf.sharpe(s.excess)
+        mean, lo, hi, n = t_interval(sr, cfg.alpha)
+        est = inf.bootstrap_estimate(float(sr.mean()), boots[key], cfg.alpha, "")
+        v = valid.get(*key) if valid is not None else None
+        rows.append(SeedSummary(
+            config=s.config, cost_bps=s.cost_bps, seeds=s.seeds, sharpe=tuple(float(x) for x in sr), mean=mean,
+            t_low=lo, t_high=hi, n=n, boot_low=est.ci_low, boot_high=est.ci_high, p_value=est.p_value,
+            valid_sharpe=None if v is None else float(inf.sharpe(v.excess).mean()),
+        ))  # fmt: skip
+    return rows
+
+
+def comparison_pairs(panel: Panel, cfg: VerdictConfig) -> list[tuple[str, str]]:
+    """(a, b): for every agent with the reference feature set, a = that agent, b = each other feature set
+    of the same agent, then the benchmark. The linear probes are diagnostics, tested on their own against
+    the benchmark (:func:`_probe_tests`), not part of this family of tests."""
+    meta = {s.config: s for s in panel.series.values()}
+    pairs = []
+    for a, s in meta.items():
+        if s.feature_set != cfg.reference or s.policy == "probe":
+            continue
+        others = sorted(
+            (c for c, o in meta.items() if o.policy == s.policy and o.feature_set not in ("", cfg.reference)),
+            key=lambda c: (FEATURE_SETS.index(meta[c].feature_set) if meta[c].feature_set in FEATURE_SETS else 9, c),
+        )
+        pairs += [(a, b) for b in others]
+        if cfg.benchmark in meta:
+            pairs.append((a, cfg.benchmark))
+    return pairs
+
+
+def _comparisons(panel: Panel, boots: dict, cfg: VerdictConfig, block: float) -> list[Comparison]:
+    raw: list[dict[str, Any]] = []
+    for a, b in comparison_pairs(panel, cfg):
+        for cost in panel.costs:
+            sa, sb = panel.get(a, cost), panel.get(b, cost)
+            if sa is None or sb is None:
+                continue
+            common = {"a": a, "b": b, "cost_bps": cost, "n_folds": panel.n_folds, "n_seeds": len(sa.seeds),
+                      "n_seeds_b": len(sb.seeds), "n_days": len(panel.dates)}  # fmt: skip
+            hac = inf.hac_mean(_seed_mean(sa) - _seed_mean(sb), cfg.alpha)
+            raw.append({**common, "metric": "mean_daily_net_return", "est": hac})
+            sr_a, sr_b = inf.sharpe(sa.excess), inf.sharpe(sb.excess)
+            method = f"stationary block bootstrap over days (mean block {block:.1f} d, {cfg.reps} reps)"
+            diff = float(sr_a.mean() - sr_b.mean())
+            est = inf.bootstrap_estimate(diff, boots[(a, cost)] - boots[(b, cost)], cfg.alpha, method)
+            raw.append({**common, "metric": "sharpe", "est": est})
+            seeds = inf.seed_t_test(sr_a, sr_b, cfg.alpha)
+            if seeds is not None:
+                raw.append({**common, "metric": "sharpe_over_seeds", "est": seeds})
+    out = []
+    for metric in ("sharpe", "sharpe_over_seeds", "mean_daily_net_return"):
+        mine = [r for r in raw if r["metric"] == metric]
+        adjusted = inf.holm([r["est"].p_value for r in mine])
+        for r, p_adj in zip(mine, adjusted, strict=True):
+            e = r.pop("est")
+            out.append(Comparison(
+                mean_diff=e.value, ci_low=e.ci_low, ci_high=e.ci_high, p_value=e.p_value, p_holm=p_adj,
+                method=e.method, **r,
+            ))  # fmt: skip
+    return out
+
+
+def _probe_tests(panel: Panel, boots: dict, cfg: VerdictConfig, cost: float, block: float) -> list[Comparison]:
+    """Each feature set's linear probe against the benchmark at ``cost``: Sharpe difference over days
+    (block bootstrap), Holm-adjusted over the probes. A probe that only rides the market's drift (e.g. always
+    long) scores 0 here: its features carried no signal beyond holding."""
+    bench = panel.get(cfg.benchmark, cost)
+    probes = [s for s in panel.at_cost(cost) if s.policy == "probe"]
+    probes.sort(key=lambda s: (FEATURE_SETS.index(s.feature_set) if s.feature_set in FEATURE_SETS else 9, s.config))
+    if bench is None or not probes:
+        return []
+    method = f"stationary block bootstrap over days (mean block {block:.1f} d, {cfg.reps} reps)"
+    ests = []
+    for s in probes:
+        diff = float(inf.sharpe(s.excess).mean() - inf.sharpe(bench.excess).mean())
+        ests.append(
+            inf.bootstrap_estimate(diff, boots[(s.config, cost)] - boots[(cfg.benchmark, cost)], cfg.alpha, method)
+        )
+    return [
+        Comparison(
+            a=s.config, b=cfg.benchmark, cost_bps=cost, metric="sharpe", mean_diff=e.value, ci_low=e.ci_low,
+            ci_high=e.ci_high, p_value=e.p_value, p_holm=p_adj, method=e.method, n_folds=panel.n_folds,
+            n_seeds=len(s.seeds), n_seeds_b=len(bench.seeds), n_days=len(panel.dates),
+        )
+        for s, e, p_adj in zip(probes, ests, inf.holm([e.p_value for e in ests]), strict=True)
+    ]  # fmt: skip
+
+
+def _spa(panel: Panel, cfg: VerdictConfig, block: float) -> dict[float, inf.SPAResult]:
+    out = {}
+    for cost in panel.costs:
+        bench = panel.get(cfg.benchmark, cost)
+        models = [s for s in panel.at_cost(cost) if s.config != cfg.benchmark]
+        if bench is None or not models:
+            continue
+        losses = pd.DataFrame({s.config: -_seed_mean(s) for s in models})
+        out[cost] = inf.spa_stepm(-_seed_mean(bench), losses, cfg.alpha, cfg.reps, block, cfg.seed, cfg.benchmark)
+    return out
+
+
+def _mcs_policy(panel: Panel, cfg: VerdictConfig) -> str | None:
+    """The agent whose feature sets the MCS compares: the non-probe policy with the reference feature set."""
+    pols = [s.policy for s in panel.series.values() if s.feature_set == cfg.reference]
+    pols = sorted(set(pols), key=lambda p: (p == "probe", p))
+    return pols[0] if pols else None
+
+
+def _mcs(panel: Panel, cfg: VerdictConfig, cost: float, block: float) -> tuple[inf.MCSResult | None, str | None]:
+    policy = _mcs_policy(panel, cfg)
+    sets = [s for s in panel.at_cost(cost) if s.policy == policy and s.feature_set]
+    if policy is None or len(sets) < 2:
+        return None, policy
+    losses = pd.DataFrame({s.feature_set: -_seed_mean(s) for s in sets})
+    return inf.model_confidence_set(losses, cfg.mcs_alpha, cfg.reps, block, cfg.seed), policy
+
+
+def _pbo_blocks(n_days: int, wanted: int) -> int:
+    s = min(wanted, (n_days // 2) - (n_days // 2) % 2)
+    return max(s, 2)
+
+
+def _dsr(panel: Panel, valid: Panel | None, cost: float, n_logged: int | None, cfg: VerdictConfig) -> DSRResult | None:
+    trials = panel.at_cost(cost)
+    candidates = [s for s in trials if np.std(_seed_mean(s)) > inf.TINY_SD]
+    if not candidates:
+        return None
+    vals = {}
+    if valid is not None:
+        for s in candidates:
+            v = valid.get(s.config, cost)
+            if v is not None:
+                vals[s.config] = float(inf.sharpe(v.excess).mean())
+    by_valid = len(vals) == len(candidates)
+    score = vals if by_valid else {s.config: float(inf.sharpe(s.excess).mean()) for s in candidates}
+    selected = max(candidates, key=lambda s: score[s.config])
+    matrix = np.stack([_seed_mean(s) for s in trials], axis=1)  # (T, N)
+    sr_trials = inf.sharpe(matrix.T, periods=1)
+    n_run = len(trials)
+    n_trials = max(n_run, n_logged or 0)
+    rho = mean_correlation(matrix)
+    n_eff = effective_trials(n_trials, rho)
+    var = float(np.var(sr_trials, ddof=1)) if n_run > 1 else 0.0
+    r = _seed_mean(selected)
+    return DSRResult(
+        selected=selected.config, selected_by="validation Sharpe" if by_valid else "test Sharpe (no validation)",
+        cost_bps=cost, value=deflated_sharpe(r, n_eff, var), sharpe=float(inf.sharpe(r)),
+        sr0=expected_max_sharpe(n_eff, var) * math.sqrt(inf.PERIODS), n_trials=n_trials, n_run=n_run,
+        n_effective=n_eff, rho=rho, n_days=len(r),
+    )  # fmt: skip
+
+
+def fold_sharpes(panel: Panel, cost: float) -> pd.DataFrame:
+    """(config x fold) Sharpe at ``cost``: per fold, the mean over seeds of each seed's Sharpe."""
+    folds = np.unique(panel.folds)
+    data = {}
+    for s in panel.at_cost(cost):
+        data[s.config] = [float(inf.sharpe(s.excess[:, panel.folds == f]).mean()) for f in folds]
+    return pd.DataFrame(data, index=pd.Index(folds, name="fold")).T
+
+
+def compute_verdict(
+    panel: Panel, valid: Panel | None = None, cfg: VerdictConfig = VerdictConfig(), n_logged: int | None = None
+) -> Verdict:
+    """Every statistic of the verdict and its paragraphs; ``n_logged``: configurations tried on the data."""
+    if cfg.benchmark not in panel.configs:
+        raise ValueError(f"the panel has no {cfg.benchmark!r} configuration to test against")
+    cost = _nearest(panel.costs, cfg.headline_cost_bps)
+    head = panel.at_cost(cost)
+    block = cfg.block_size or inf.block_length(np.stack([_seed_mean(s) for s in head]))
+    boots = _bootstraps(panel, cfg, block)
+    mcs, policy = _mcs(panel, cfg, cost, block)
+    s_blocks = _pbo_blocks(len(panel.dates), cfg.pbo_blocks)
+    pbo = pbo_cscv(np.stack([_seed_mean(s) for s in head], axis=1), s_blocks)
+    v = Verdict(
+        config=cfg, headline_cost=cost, block=block, n_folds=panel.n_folds, n_days=len(panel.dates),
+        dropped_days=panel.dropped_days,
+        period=(str(panel.dates[0])[:10], str(panel.dates[-1])[:10]),
+        per_seed=tuple(_per_seed(panel, valid, boots, cfg)),
+        comparisons=tuple(_comparisons(panel, boots, cfg, block)), spa=_spa(panel, cfg, block),
+        mcs=mcs, mcs_policy=policy, pbo=pbo.pbo, pbo_configs=tuple(s.config for s in head), pbo_blocks=s_blocks,
+        pbo_prob_oos_loss=pbo.prob_oos_loss, dsr=_dsr(panel, valid, cost, n_logged, cfg),
+        probes=tuple(_probe_tests(panel, boots, cfg, cost, block)),
+        fold_sharpe=fold_sharpes(panel, cost),
+    )  # fmt: skip
+    from envs.verdict_text import paragraphs
+
+    return Verdict(**{**v.__dict__, "paragraphs": tuple(paragraphs(v))})
+
+
+# --- files ----------------------------------------------------------------------------------------------
+def load_panel(path: Path) -> Panel:
+    """A checked panel from a Parquet file."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: a walk-forward run folder has daily_returns.parquet")
+    return to_panel(check_panel(pd.read_parquet(path), path.name))
+
+
+def data_hash(doc: dict[str, Any], panel: Panel, benchmark: str = "buy_and_hold") -> str:
+    """The data set's hash from walkforward.json (``data.data_hash``, or ``config.data_hash``), else a hash of
+    the panel's days and the benchmark's returns."""
+    import hashlib
+
+    for part in ("data", "config"):
+        sub = doc.get(part)
+        if isinstance(sub, dict) and isinstance(sub.get("data_hash"), str):
+            return sub["data_hash"]
+    bench = [s for s in panel.series.values() if s.config == benchmark] or list(panel.series.values())
+    h = hashlib.sha256(panel.dates.astype("datetime64[D]").tobytes())
+    h.update(np.ascontiguousarray(bench[0].net).tobytes())
+    return "returns-" + h.hexdigest()[:16]
+
+
+def write_verdict(run_dir: str | Path, cfg: VerdictConfig = VerdictConfig(), quiet: bool = False) -> Verdict:
+    """Compute the verdict of a walk-forward folder and write it (json keys, report.md top, PNGs, run log)."""
+    from envs import runlog
+
+    root = Path(run_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a directory")
+    panel = load_panel(root / "daily_returns.parquet")
+    valid = load_panel(root / "valid_returns.parquet") if (root / "valid_returns.parquet").exists() else None
+    wf_path = root / "walkforward.json"
+    doc = json.loads(wf_path.read_text()) if wf_path.exists() else {}
+    digest = data_hash(doc, panel, cfg.benchmark)
+    conf = doc.get("config") if isinstance(doc.get("config"), dict) else None
+    run = runlog.run_key(conf or {"data": digest, "configs": panel.configs, "costs": panel.costs})
+    verdict = compute_verdict(panel, valid, cfg, runlog.count_with(cfg.run_log, digest, run, panel.configs))
+    _write_json(wf_path, {**doc, **verdict.to_json()})
+    _write_report(root / "report.md", verdict)
+    if cfg.plots:
+        from envs.verdict_plots import plot_verdict
+
+        plot_verdict(panel, verdict, root)
+    runlog.record_trials(cfg.run_log, digest, run, panel.configs, source="walkforward")
+    if not quiet:
+        from envs.verdict_text import markdown
+
+        print(markdown(verdict))
+    return verdict
+
+
+def _write_json(path: Path, doc: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(_jsonable(doc), indent=2))
+    os.replace(tmp, path)
+
+
+def _write_report(path: Path, verdict: Verdict) -> None:
+    """Put the verdict at the top of report.md, replacing an earlier one."""
+    from envs.verdict_text import markdown
+
+    block = f"{START}\n{markdown(verdict)}\n{END}\n\n"
+    old = path.read_text() if path.exists() else ""
+    if START in old and END in old:
+        old = old[: old.index(START)] + old[old.index(END) + len(END) :].lstrip("\n")
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(block + old)
+    os.replace(tmp, path)
+
+
+# --- command line ---------------------------------------------------------------------------------------
+def _parse(argv: list[str] | None) -> tuple[Path, VerdictConfig]:
+    d = VerdictConfig()
+    p = argparse.ArgumentParser(prog="python -m envs.verdict", description=__doc__.split("\n\n")[0])
+    p.add_argument("run_dir", type=Path, help="walk-forward folder with daily_returns.parquet")
+    p.add_argument("--alpha", type=float, default=d.alpha, help="test size (intervals are 1 - alpha)")
+    p.add_argument("--reps", type=int, default=d.reps, help="bootstrap replications")
+    p.add_argument("--block-size", type=float, default=d.block_size, help="mean block (days); default: automatic")
+    p.add_argument("--mcs-alpha", type=float, default=d.mcs_alpha, help="size of the model confidence set")
+    p.add_argument("--pbo-blocks", type=int, default=d.pbo_blocks, help="CSCV blocks (even)")
+    p.add_argument("--headline-cost", type=float, default=d.headline_cost_bps, help="cost (bps) for SPA/PBO/DSR")
+    p.add_argument("--benchmark", default=d.benchmark, help="configuration to test against")
+    p.add_argument("--reference", default=d.reference, help="feature set compared with the others")
+    p.add_argument("--run-log", default=d.run_log, help="append-only log of configurations tried")
+    p.add_argument("--seed", type=int, default=d.seed, help="bootstrap seed")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNGs")
+    a = p.parse_args(argv)
+    cfg = VerdictConfig(
+        alpha=a.alpha, reps=a.reps, block_size=a.block_size, mcs_alpha=a.mcs_alpha, pbo_blocks=a.pbo_blocks,
+        headline_cost_bps=a.headline_cost, benchmark=a.benchmark, reference=a.reference, run_log=a.run_log,
+        seed=a.seed, plots=not a.no_plots,
+    )  # fmt: skip
+    return a.run_dir, cfg
+
+
+def main(argv: list[str] | None = None) -> Verdict:
+    run_dir, cfg = _parse(argv)
+    return write_verdict(run_dir, cfg)
+
+
+if __name__ == "__main__":
+    main()

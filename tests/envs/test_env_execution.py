@@ -1,0 +1,69 @@
+"""Execution delay, risk-free cash, closing costs and re-scoring at several cost levels (envs.rewards.rescore)."""
+
+import numpy as np
+import pytest
+
+from envs.evaluate import evaluate
+from envs.rewards import held_positions, rescore, simple_returns
+from envs.trading import LatentTradingEnv
+
+P = np.array([100.0, 101.0, 99.0, 102.0, 103.0])
+R = simple_returns(P)  # r[k]: the day ending at row k
+RF = np.full(5, 1e-4)
+K = 10e-4  # 10 bp
+
+
+def test_delay_one_fills_a_decision_at_the_next_close():
+    d = np.array([1.0, 1.0, 0.0, 0.0, 0.0])
+    assert held_positions(d, 1).tolist() == [0, 0, 1, 1, 0]
+    assert held_positions(d, 0).tolist() == [0, 1, 1, 0, 0]
+    net = rescore(d, R, RF, delay=1, beta=0.0).net_returns(10.0)
+    expected = [
+        1e-4,  # flat: cash earns rf
+        1e-4,  # the decision of day 0 is not filled yet
+        (1 - K) * (99 / 101) - 1,  # bought at day 1's close (101), held to day 2's close (99)
+        102 / 99 - 1,  # still long, no trade (a long of 1 does not drift)
+        (1 - K) * (1 + 1e-4) - 1,  # sold at day 3's close, flat (cash) over day 4
+    ]
+    np.testing.assert_allclose(net, expected, rtol=0, atol=1e-15)
+
+
+def test_the_position_is_closed_at_the_end_of_a_block_with_its_cost():
+    s = rescore(np.ones(5), R, np.zeros(5), delay=0, beta=0.0)
+    assert s.close_turnover == 1.0 and s.turnover.sum() == 2.0  # bought once, sold once: a true hold
+    net = s.net_returns(10.0)
+    assert np.prod(1 + net) == pytest.approx((1 - K) ** 2 * 103 / 100, rel=1e-14)  # bought at day 0
+    np.testing.assert_array_equal(s.net_returns(0.0), s.gross - 1)  # gross = zero cost
+
+
+def test_rescoring_matches_the_environment_step_for_step():
+    rng = np.random.default_rng(1)
+    prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 60)))
+    decisions = rng.choice([-1.0, 0.0, 1.0], size=60)
+    env = LatentTradingEnv(np.zeros((60, 1)), prices, cost_bps=7.0, borrow_rate=0.02)
+
+    class Replay:
+        t = 0
+
+        def predict(self, obs):
+            self.t += 1
+            return env.action_for_position(decisions[self.t - 1])
+
+    path = evaluate(Replay(), env)
+    s = rescore(decisions, simple_returns(prices), np.zeros(60), delay=0, beta=0.02 / 252)
+    net = s.net_returns(7.0)
+    np.testing.assert_allclose(net[1:-1], path.returns[:-1], rtol=0, atol=1e-13)
+    last = (1 + path.returns[-1]) * (1 - 7e-4 * s.close_turnover) - 1  # plus the closing trade
+    assert net[-1] == pytest.approx(last, abs=1e-13)
+
+
+def test_hold_decisions_keep_the_drifted_weight_and_cash_earns_rf():
+    d = np.array([0.5, np.nan, np.nan, np.nan, np.nan])
+    s = rescore(d, R, RF, delay=0, beta=0.0)
+    w1 = 0.5
+    w2 = w1 * (1 + R[1]) / (1 + w1 * R[1] + (1 - w1) * 1e-4)
+    assert s.position[2] == pytest.approx(w2, rel=1e-14)
+    assert s.trade.tolist()[2:] == [0.0, 0.0, 0.0]
+    np.testing.assert_allclose(rescore(np.zeros(5), R, RF, 1, 0.0).net_returns(10.0), RF, rtol=1e-11)
+    with pytest.raises(ValueError, match="length"):
+        rescore(np.zeros(4), R, RF, 1, 0.0)

@@ -1,0 +1,41 @@
+"""The run log: append-only, idempotent per (run, configuration), counted per data set."""
+
+import pytest
+
+from envs import runlog
+
+
+def test_trials_are_counted_per_data_set_and_never_twice(tmp_path):
+    log = tmp_path / "runs" / "trials.jsonl"
+    assert runlog.count_trials(log, "d1") == 0
+    assert runlog.record_trials(log, "d1", "run-a", ["ppo/lvae", "ppo/pca", "buy_and_hold"], "walkforward") == 3
+    first = log.read_bytes()
+    assert runlog.record_trials(log, "d1", "run-a", ["ppo/lvae", "ppo/pca"], "walkforward") == 3  # a rerun
+    assert log.read_bytes() == first  # nothing new: nothing written
+    assert runlog.count_with(log, "d1", "run-b", ["ppo/lvae", "ppo/vae"]) == 5  # nothing written either
+    assert log.read_bytes() == first
+    assert runlog.record_trials(log, "d1", "run-b", ["ppo/lvae", "ppo/vae"], "backtest") == 5
+    assert log.read_bytes().startswith(first)  # appended, never rewritten
+    runlog.record_trials(log, "d2", "run-a", ["ppo/lvae"], "walkforward")
+    assert (runlog.count_trials(log, "d1"), runlog.count_trials(log, "d2")) == (5, 1)
+    assert {r["source"] for r in runlog.read_log(log)} == {"walkforward", "backtest"}
+
+
+def test_run_key_ignores_where_and_when_but_not_what(tmp_path):
+    base = {"agent": "ppo", "timesteps": 50_000, "seeds": 5, "out": "runs/a", "progress": True, "wall_s": 3.0}
+    same = {**base, "out": "runs/b", "progress": False, "wall_s": 9.0, "started_at": "2026-01-01"}
+    assert runlog.run_key(base) == runlog.run_key(same)
+    assert runlog.run_key(base) != runlog.run_key({**base, "timesteps": 10_000})
+    nested = {"agent": {"timesteps": 5, "out": "a"}}
+    assert runlog.run_key(nested) == runlog.run_key({"agent": {"timesteps": 5, "out": "b"}})
+    assert runlog.run_key(nested) != runlog.run_key({"agent": {"timesteps": 6, "out": "a"}})
+
+
+def test_a_malformed_log_is_an_error_not_a_silent_zero(tmp_path):
+    log = tmp_path / "trials.jsonl"
+    log.write_text('{"data": "d", "run": "r", "config": "c"}\nnot json\n')
+    with pytest.raises(ValueError, match=":2:"):
+        runlog.count_trials(log, "d")
+    log.write_text('{"data": "d"}\n')
+    with pytest.raises(ValueError, match="needs data, run and config"):
+        runlog.read_log(log)

@@ -1,0 +1,148 @@
+"""The verdict on synthetic panels with known effects; the run-folder contract; bad input."""
+
+import json
+import sys
+from pathlib import Path
+
+import empyrical
+import numpy as np
+import pandas as pd
+import pytest
+
+from envs import metrics
+from envs.panel import check_panel, to_panel
+from envs.verdict import START, VerdictConfig, compute_verdict, main, write_verdict
+
+sys.path.insert(0, str(Path(__file__).parent))
+from verdict_fakes import synthetic_panel, write_run  # noqa: E402
+
+EDGE = 0.0015  # planted daily edge of ppo/lvae: a Sharpe of about 2.5 on top of the others
+FAST = VerdictConfig(reps=999, plots=False)
+
+
+def _verdict(edges, seed=0, cfg=FAST, n_logged=30):
+    test = to_panel(check_panel(synthetic_panel(edges, seed=seed)))
+    valid = to_panel(check_panel(synthetic_panel(edges, seed=seed + 100)))
+    return test, compute_verdict(test, valid, cfg, n_logged)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return _verdict({"ppo/lvae": EDGE})
+
+
+@pytest.fixture(scope="module")
+def noise():
+    return _verdict({}, seed=1)
+
+
+def _get(v, a, b, cost, metric):
+    return next(c for c in v.comparisons if (c.a, c.b, c.cost_bps, c.metric) == (a, b, cost, metric))
+
+
+def test_a_planted_edge_is_found_by_every_test(planted):
+    _, v = planted
+    for b in ("ppo/vae", "ppo/pca", "ppo/raw", "buy_and_hold"):
+        for cost in (0.0, 5.0):
+            for metric in ("sharpe", "sharpe_over_seeds", "mean_daily_net_return"):
+                c = _get(v, "ppo/lvae", b, cost, metric)
+                assert c.p_holm < 0.05 and c.ci_low > 0, (b, cost, metric)
+    mean = _get(v, "ppo/lvae", "ppo/vae", 5.0, "mean_daily_net_return")
+    assert mean.ci_low < EDGE < mean.ci_high  # the interval covers the planted edge
+    assert v.spa[5.0].p_value < 0.01 and v.spa[5.0].superior == ("ppo/lvae",)
+    assert v.mcs.included == ("lvae",) and set(v.mcs.excluded) == {"vae", "pca", "raw"}
+    assert v.pbo < 0.1
+    assert v.dsr.selected == "ppo/lvae" and v.dsr.selected_by == "validation Sharpe" and v.dsr.value > 0.95
+    assert v.paragraphs[0].count("ppo/lvae above") == 3  # vae, pca, raw
+    line = next(p for p in v.paragraphs if p.startswith("ppo/lvae vs ppo/vae at 5 bp"))
+    assert line.endswith("evidence of a higher Sharpe ratio and a higher mean net return for ppo/lvae "
+                         "(Holm-adjusted, over days and seeds).")  # fmt: skip
+
+
+def test_pure_noise_gives_no_evidence_either_way(noise):
+    _, v = noise
+    assert v.paragraphs[0].split(". ", 1)[1].startswith("No evidence that lvae features make the agent better")
+    assert sum(p.startswith("ppo/lvae vs ") for p in v.paragraphs) == 8  # 4 comparisons x 2 costs, no probes
+    for p in v.paragraphs[1:9]:
+        assert p.endswith("no evidence either way."), p
+    assert v.spa[5.0].p_value > 0.05 and v.spa[5.0].superior == ()
+    assert set(v.mcs.included) == {"lvae", "vae", "pca", "raw"}
+    assert v.dsr.value < 0.95 and "not significant" in next(p for p in v.paragraphs if p.startswith("Deflated"))
+    assert v.paragraphs[-1].startswith("Linear probes") and "no feature set's probe shows" in v.paragraphs[-1]
+    assert [c.a for c in v.probes] == ["probe/lvae", "probe/vae", "probe/pca", "probe/raw"]
+
+
+def test_per_seed_values_and_intervals_are_the_seeds(planted):
+    test, v = planted
+    df = synthetic_panel({"ppo/lvae": EDGE})
+    rows = df[(df.config == "ppo/lvae") & (df.cost_bps == 5.0)]
+    per_seed = [empyrical.sharpe_ratio((g.net_return - g.rf).to_numpy()) for _, g in rows.groupby("seed")]
+    s = next(s for s in v.per_seed if (s.config, s.cost_bps) == ("ppo/lvae", 5.0))
+    assert s.sharpe == pytest.approx(per_seed, rel=1e-10) and s.seeds == (0, 1, 2, 3, 4) and s.n == 5
+    assert (s.mean, s.t_low, s.t_high, s.n) == pytest.approx(metrics.t_interval(np.array(per_seed)))
+    assert s.boot_low < s.mean < s.boot_high
+    bh = next(s for s in v.per_seed if (s.config, s.cost_bps) == ("buy_and_hold", 5.0))
+    assert bh.n == 1 and np.isnan(bh.t_low)
+
+
+def test_paired_mean_difference_is_the_difference_of_seed_means(planted):
+    _, v = planted
+    df = synthetic_panel({"ppo/lvae": EDGE})
+    at = df[df.cost_bps == 0.0]
+    a = at[at.config == "ppo/lvae"].groupby("date").net_return.mean()
+    b = at[at.config == "buy_and_hold"].set_index("date").net_return
+    c = _get(v, "ppo/lvae", "buy_and_hold", 0.0, "mean_daily_net_return")
+    assert c.mean_diff == pytest.approx((a - b).mean(), rel=1e-12)
+    assert (c.n_folds, c.n_seeds, c.n_seeds_b, c.n_days) == (6, 5, 1, 756)
+    assert c.method.startswith("HAC Newey–West")
+
+
+def test_the_output_contract_and_report(tmp_path):
+    small = {"n_folds": 3, "days_per_fold": 100, "costs": (0.0, 5.0)}
+    df = synthetic_panel({"ppo/lvae": 2 * EDGE}, **small)
+    root = write_run(tmp_path / "wf", df, valid=synthetic_panel({"ppo/lvae": 2 * EDGE}, seed=7, **small))
+    log = tmp_path / "runs" / "trials.jsonl"
+    cfg = VerdictConfig(reps=99, run_log=str(log))
+    write_verdict(root, cfg, quiet=True)
+    doc = json.loads((root / "walkforward.json").read_text())
+    assert doc["config"]["data_hash"] == "synthetic" and doc["folds"] == []  # the run's own keys stay
+    entry = doc["verdict"][0]
+    assert set(entry) >= {"a", "b", "cost_bps", "metric", "mean_diff", "ci_low", "ci_high", "p_value", "method",
+                          "n_folds", "n_seeds"}  # fmt: skip
+    assert doc["spa"]["benchmark"] == "buy_and_hold" and 0 <= doc["spa"]["p_value"] <= 1
+    assert "ppo/lvae" in doc["stepm"] and doc["mcs"]["alpha"] == 0.1 and "lvae" in doc["mcs"]["included"]
+    assert 0 <= doc["pbo"] <= 1
+    assert doc["dsr"]["selected"] == "ppo/lvae" and doc["dsr"]["n_trials"] == 14 and doc["dsr"]["n_effective"] < 14
+    assert {p.name for p in root.glob("verdict_*.png")} == {
+        "verdict_heatmap.png", "verdict_cost.png", "verdict_equity.png", "verdict_seeds.png"}  # fmt: skip
+    report = (root / "report.md").read_text()
+    assert report.startswith(START) and report.endswith("# Walk-forward\n\nthe table\n")
+    lines = log.read_text().splitlines()
+    assert len(lines) == 14  # every configuration of the run, once
+    main([str(root), "--reps", "50", "--no-plots", "--run-log", str(log)])  # recompute: replace, don't add
+    assert (root / "report.md").read_text().count(START) == 1 and len(log.read_text().splitlines()) == 14
+
+
+def test_bad_input_is_refused_before_anything_is_written(tmp_path):
+    df = synthetic_panel({}, n_folds=2)
+    root = write_run(tmp_path / "wf", df.drop(columns=["rf"]))
+    before = (root / "walkforward.json").read_text(), (root / "report.md").read_text()
+    with pytest.raises(ValueError, match="missing columns \\['rf'\\]"):
+        write_verdict(root, VerdictConfig(reps=50, run_log=str(tmp_path / "t.jsonl")), quiet=True)
+    assert ((root / "walkforward.json").read_text(), (root / "report.md").read_text()) == before
+    assert not (tmp_path / "t.jsonl").exists() and not list(root.glob("*.png"))
+    with pytest.raises(FileNotFoundError, match="daily_returns.parquet"):
+        write_verdict(tmp_path / "wf2" if (tmp_path / "wf2").mkdir() is None else None, quiet=True)
+
+
+def test_panel_checks():
+    df = synthetic_panel({}, n_folds=2, days_per_fold=20)
+    with pytest.raises(ValueError, match="duplicate"):
+        check_panel(pd.concat([df, df.iloc[:1]]))
+    gap = df.drop(index=df[(df.config == "ppo/lvae") & (df.seed == 3)].index[:5])
+    with pytest.raises(ValueError, match="seeds \\[3\\] do not cover"):
+        to_panel(check_panel(gap))
+    short = df.drop(index=df[df.config == "cash"].index[:3])  # cash misses 3 days: they are left out
+    assert to_panel(check_panel(short)).dropped_days == 3
+    with pytest.raises(ValueError, match="no 'buy_and_hold'"):
+        compute_verdict(to_panel(check_panel(df[df.config != "buy_and_hold"])), cfg=FAST)

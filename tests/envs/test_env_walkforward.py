@@ -1,0 +1,140 @@
+"""Walk-forward on the embedded data: folds, no leakage across the fold cutoffs, and one tiny CLI run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from envs import walkforward as wf
+from envs.backtest import BacktestConfig
+from envs.rewards import simple_returns
+
+SMALL = replace(
+    wf.WalkForwardConfig(),
+    data=replace(
+        wf.WalkForwardConfig().data, tickers=("DIA", "AAPL", "ABT"), start="2012-01-01",
+        latent_dims=(3, 2), hidden_dims=(16, 8), encode_layers=(0, 1), epochs=1, warmup_epochs=1,
+    ),
+    agent=BacktestConfig(timesteps=256, seeds=1, n_checkpoints=1, n_envs=4, progress=False),
+    max_folds=1,
+    progress=False,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def embedded() -> wf.MarketData:
+    return wf.load_market(wf.WalkForwardConfig())
+
+
+def test_default_folds_on_the_embedded_data_respect_every_cutoff(embedded):
+    folds = wf.plan(wf.WalkForwardConfig(), embedded)
+    assert [f.test_years[0] for f in folds] == list(range(2005, 2023))  # 18 one-year folds
+    embargo = wf.WalkForwardConfig().data.embargo
+    for f in folds:
+        info = wf.fold_info(embedded, f, embargo)
+        encoders_until = pd.Timestamp(info["encoders_fitted_through"])
+        # normaliser, encoders, PCA, z-scoring and probe: before valid_start minus the embargo
+        assert encoders_until < embedded.dates[f.valid[0] - embargo]
+        assert pd.Timestamp(info["fitted_through"]) < pd.Timestamp(info["test_start"])  # agents
+        assert info["test_start"] == str(embedded.dates[f.test[0]].date())
+    assert embedded.rf_source.startswith("Fama-French") and embedded.rf[embedded.dates.year == 2007].mean() > 1e-4
+
+
+def _perturbed(data: wf.MarketData, after: int, seed: int = 0) -> wf.MarketData:
+    """The market with every feature row and price dated after sample ``after`` replaced by noise."""
+    rng = np.random.default_rng(seed)
+    window = len(data.features) - len(data.dates) + 1
+    features = data.features.copy()
+    features[after + window :] = rng.normal(size=features[after + window :].shape)
+    close = data.close.copy()
+    close[after + 1 :] *= np.exp(np.cumsum(rng.normal(0, 0.02, len(close) - after - 1)))
+    return replace(data, features=features, close=close, r=simple_returns(close))
+
+
+def test_refit_per_fold_ignores_everything_after_its_cutoffs(tmp_path, monkeypatch):
+    cfg = replace(SMALL, encoder_cache=str(tmp_path))
+    data = wf.load_market(cfg)
+    fold = wf.plan(cfg, data)[-1]
+    base = wf.fold_features(cfg, data, fold)
+    late = wf.fold_features(cfg, _perturbed(data, fold.train[1] - 1), fold)
+    # the same training windows hash to the same key: the perturbed run loads the encoders from the cache
+    assert [e["key"] for e in base.encoders] == [e["key"] for e in late.encoders]
+    assert [e["cached"] for e in late.encoders] == [True, True]
+    np.testing.assert_array_equal(base.normaliser.mean, late.normaliser.mean)
+    for key, x in base.sets.items():
+        np.testing.assert_array_equal(x[: fold.train[1]], late.sets[key][: fold.train[1]])
+        assert not np.array_equal(x[fold.test[0] :], late.sets[key][fold.test[0] :])  # the test can fail
+
+    seen: list[dict] = []
+
+    class Recorded(Exception):
+        pass
+
+    def record(**named):
+        def fn(*args, **kwargs):
+            seen.append({"args": args, **named})
+            raise Recorded
+
+        return fn
+
+    monkeypatch.setattr(wf, "train_and_select", record(kind="agent"))
+    monkeypatch.setattr(wf, "fit_probe", record(kind="probe"))
+    for market in (data, _perturbed(data, fold.valid[1] - 1, seed=1)):  # changed after the validation block
+        for call in (
+            lambda m: wf.agents(wf.Scores(), cfg, m, fold, base, tmp_path),
+            lambda m: wf.probe(wf.Scores(), cfg, m, fold, "lvae", base.sets[("lvae", 0)]),
+        ):
+            with pytest.raises(Recorded):
+                call(market)
+    agent_a, probe_a, agent_b, probe_b = seen
+    for a, b in ((agent_a, agent_b), (probe_a, probe_b)):
+        for x, y in zip(a["args"], b["args"], strict=True):
+            if isinstance(x, dict):
+                for k in x:
+                    np.testing.assert_array_equal(x[k], y[k])
+            elif isinstance(x, np.ndarray):
+                np.testing.assert_array_equal(x, y)
+
+
+def test_walk_forward_cli_writes_the_contract(tmp_path):
+    from envs.backtest import main
+
+    out = tmp_path / "wf"
+    args = ["--walk-forward", "--tickers", "DIA", "AAPL", "ABT", "--start", "2012-01-01", "--max-folds", "1",
+            "--lvae-epochs", "1", "--timesteps", "256", "--seeds", "1", "--checkpoints", "1", "--n-envs", "4",
+            "--features", "raw", "--cost-bps", "0", "10", "--out", str(out),
+            "--encoder-cache", str(tmp_path / "cache"), "--no-progress",
+            "--run-log", str(tmp_path / "trials.jsonl")]  # fmt: skip
+    assert main(args).root == out
+    test = pd.read_parquet(out / "daily_returns.parquet")
+    assert list(test.columns) == list(wf.COLUMNS)
+    configs = {"ppo/raw", "probe/raw", *wf.BASELINES}
+    assert set(test["config"]) == configs and set(test["cost_bps"]) == {0.0, 10.0}
+    assert test.groupby(["config", "seed", "cost_bps"])["date"].apply(lambda d: d.is_unique).all()
+    doc = json.loads((out / "walkforward.json").read_text())
+    (fold,) = doc["folds"]
+    assert (fold["test_start"], fold["test_end"]) == ("2022-01-03", "2022-12-30")
+    assert len(doc["results"]) == len(configs) * 2 and doc["results"][0]["returns"] == "daily_returns.parquet"
+    # the verdict ran on the folder: its keys, the run log of the 8 configurations, the report's first section
+    assert doc["spa"]["benchmark"] == "buy_and_hold" and doc["dsr"]["n_trials"] == len(configs)
+    assert doc["verdict"] == [] and "No lvae agent to compare." in doc["verdict_text"][0]  # raw features only
+    assert 0 <= doc["pbo"] <= 1
+    assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == len(configs)
+    assert (out / "report.md").read_text().startswith("<!-- verdict:start -->")
+    # buy-and-hold at 10 bp, by hand: flat (cash) on the first two days, bought at the second close, sold at the last
+    bh = test[(test["config"] == "buy_and_hold") & (test["cost_bps"] == 10.0)].sort_values("date")
+    data = wf.load_market(SMALL)
+    lo, hi = (
+        np.searchsorted(data.dates, pd.Timestamp("2022-01-01")),
+        np.searchsorted(data.dates, pd.Timestamp("2023-01-01")),
+    )
+    close, rf = data.close[lo:hi], data.rf[lo:hi]
+    expected = (1 + rf[0]) * (1 + rf[1]) * (1 - 1e-3) ** 2 * close[-1] / close[1]
+    assert np.prod(1 + bh["net_return"].to_numpy()) == pytest.approx(expected, rel=1e-12)
+    cash = test[(test["config"] == "cash") & (test["cost_bps"] == 10.0)]
+    np.testing.assert_allclose(cash["net_return"], cash["rf"], rtol=1e-10, atol=1e-16)
+    assert (out / "report.md").read_text().count("probe") >= 2 and (out / "equity.png").exists()

@@ -1,0 +1,48 @@
+"""The risk-free rate: Fama-French parsing, alignment on market dates, the embedded snapshot (pipeline.rates)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.rates import align_rates, load_embedded_rf, parse_french_daily, risk_free
+
+LIBRARY_FILE = """This file was created by CMPT_ME_BEME_RETS_DAILY using the 202412 CRSP database.
+The Tbill return is the simple daily rate that, over the number of trading days
+in the month, compounds to 1-month TBill rate from Ibbotson and Associates Inc.
+
+,Mkt-RF,SMB,HML,RF
+20240102,   -0.71,   -0.31,    0.95,   0.021
+20240103,   -1.06,   -0.29,    0.51,   0.021
+20240105,    0.12,    0.11,    0.10,   0.022
+
+Copyright 2024 Kenneth R. French
+"""
+
+
+def test_parse_the_library_format_in_percent_per_day():
+    rf = parse_french_daily(LIBRARY_FILE)
+    assert rf.index.tolist() == list(pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-05"]))
+    np.testing.assert_allclose(rf.to_numpy(), [0.00021, 0.00021, 0.00022])
+    with pytest.raises(ValueError, match="RF column"):
+        parse_french_daily("Date,Open,Close\n20240102,1,2\n")
+
+
+def test_align_forward_fills_and_refuses_gaps():
+    rf = parse_french_daily(LIBRARY_FILE)
+    dates = pd.DatetimeIndex(["2024-01-03", "2024-01-04", "2024-01-05"])
+    np.testing.assert_allclose(align_rates(rf, dates), [0.00021, 0.00021, 0.00022])  # the 4th: the 3rd's rate
+    with pytest.raises(ValueError, match="starts"):
+        align_rates(rf, pd.DatetimeIndex(["2023-12-29"]))
+    with pytest.raises(ValueError, match="ends too early"):
+        align_rates(rf, pd.DatetimeIndex(["2024-02-01"]))
+
+
+def test_embedded_snapshot_matches_the_staged_library_file(shared_datasets):
+    from pipeline.rates import read_rate_file
+
+    staged = read_rate_file(shared_datasets / "market" / "ff_factors_daily" / "F-F_Research_Data_Factors_daily.csv.gz")
+    embedded = load_embedded_rf()
+    assert len(embedded) == 5880 and embedded.index[0] == pd.Timestamp("1999-12-01")
+    np.testing.assert_array_equal(embedded.to_numpy(), staged.loc[embedded.index].to_numpy())
+    assert risk_free("none", embedded.index[:3]).rf.tolist() == [0.0, 0.0, 0.0]
+    assert risk_free("auto", embedded.index[:3], "csv").source == "none"
