@@ -44,6 +44,12 @@ def sharpe_ratio(r: np.ndarray, periods: int = 252) -> float:
     return float(np.mean(r)) / sd * math.sqrt(periods) if sd > 0 else float("nan")
 
 
+def excess_sharpe(excess: np.ndarray, periods: int = 252) -> float:
+    """:func:`sharpe_ratio` of returns in excess of the risk-free rate; nan when they are constant up to
+    rounding (cash: rf - rf), where the ratio of two rounding errors would be meaningless."""
+    return sharpe_ratio(excess, periods) if np.std(excess) > 1e-12 else float("nan")
+
+
 def downside_risk(r: np.ndarray, periods: int = 252) -> float:
     """Annualised root mean square of the negative returns (zeros elsewhere)."""
     r = np.asarray(r)

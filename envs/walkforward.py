@@ -52,7 +52,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from envs.backtest import AGENTS, BacktestConfig, train_and_select
 from envs.baselines import (
@@ -67,7 +66,7 @@ from envs.baselines import (
 )
 from envs.evaluate import evaluate
 from envs.features import make_features
-from envs.metrics import annual_return, max_drawdown, sharpe_ratio, sortino_ratio, total_return
+from envs.metrics import annual_return, excess_sharpe, max_drawdown, sortino_ratio, total_return
 from envs.policies import SB3Policy
 from envs.rewards import borrow_rate_per_period, rescore, simple_returns
 from envs.trading import LatentTradingEnv
@@ -304,8 +303,8 @@ def path_metrics(net: np.ndarray, rf: np.ndarray, turnover: np.ndarray, gross: n
     """Metrics of one path of daily net returns; Sharpe and Sortino on the excess over rf."""
     excess = net - rf
     return {
-        "sharpe": excess_sharpe(excess),
-        "gross_sharpe": excess_sharpe(gross - rf),
+        "sharpe": excess_sharpe(excess, PERIODS),
+        "gross_sharpe": excess_sharpe(gross - rf, PERIODS),
         "sortino": sortino_ratio(excess, PERIODS),
         "total_return": total_return(net),
         "annual_return": annual_return(net, PERIODS),
@@ -313,11 +312,6 @@ def path_metrics(net: np.ndarray, rf: np.ndarray, turnover: np.ndarray, gross: n
         "max_drawdown": max_drawdown(net),
         "n_days": len(net),
     }
-
-
-def excess_sharpe(excess: np.ndarray) -> float:
-    """Annualised Sharpe of excess returns; nan when they are constant up to rounding (cash: rf - rf)."""
-    return sharpe_ratio(excess, PERIODS) if np.std(excess) > 1e-12 else float("nan")
 
 
 def baselines(scores: Scores, cfg: WalkForwardConfig, data: MarketData, fold: CalendarFold) -> None:
@@ -476,19 +470,6 @@ def versions() -> dict[str, str]:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             out[pkg] = "absent"
-    return out
-
-
-def probe_verdicts(probes: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Per feature set, over all folds: the probe's test hit rate, the share of up days (what always-long
-    would hit) and the one-sided binomial p-value of beating that share."""
-    out = {}
-    for kind in dict.fromkeys(p["features"] for p in probes):
-        mine = [p for p in probes if p["features"] == kind]
-        hits, days, up = (sum(p[k] for p in mine) for k in ("test_hits", "test_days", "test_up_days"))
-        base = max(up, days - up) / days
-        p_value = float(stats.binomtest(hits, days, base, alternative="greater").pvalue)
-        out[kind] = {"hit_rate": hits / days, "majority_rate": base, "p_value": p_value, "days": days}
     return out
 
 

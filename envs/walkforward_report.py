@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from envs.metrics import annual_return, max_drawdown, total_return
+from envs.metrics import annual_return, excess_sharpe, max_drawdown, total_return
 
 PERIODS = 252
 
@@ -22,10 +23,17 @@ def _finite(x: float) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 
-def excess_sharpe(excess: np.ndarray) -> float:
-    from envs.walkforward import excess_sharpe as sharpe
-
-    return sharpe(excess)
+def probe_verdicts(probes: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per feature set, over all folds: the probe's test hit rate, the share of up days (what always-long
+    would hit) and the one-sided binomial p-value of beating that share."""
+    out = {}
+    for kind in dict.fromkeys(p["features"] for p in probes):
+        mine = [p for p in probes if p["features"] == kind]
+        hits, days, up = (sum(p[k] for p in mine) for k in ("test_hits", "test_days", "test_up_days"))
+        base = max(up, days - up) / days
+        p_value = float(stats.binomtest(hits, days, base, alternative="greater").pvalue)
+        out[kind] = {"hit_rate": hits / days, "majority_rate": base, "p_value": p_value, "days": days}
+    return out
 
 
 def summarize(test: pd.DataFrame, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -86,8 +94,6 @@ def summary_table(doc: dict[str, Any]) -> str:
 
 
 def probe_lines(doc: dict[str, Any]) -> list[str]:
-    from envs.walkforward import probe_verdicts
-
     lines = []
     for kind, v in probe_verdicts(doc["probes"]).items():
         found = "a signal beyond the majority class" if v["p_value"] < 0.05 else "no signal beyond the majority class"

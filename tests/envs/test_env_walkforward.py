@@ -138,3 +138,25 @@ def test_walk_forward_cli_writes_the_contract(tmp_path):
     cash = test[(test["config"] == "cash") & (test["cost_bps"] == 10.0)]
     np.testing.assert_allclose(cash["net_return"], cash["rf"], rtol=1e-10, atol=1e-16)
     assert (out / "report.md").read_text().count("probe") >= 2 and (out / "equity.png").exists()
+
+
+def test_probe_verdict_is_a_binomial_test_against_the_majority_sign():
+    from envs.walkforward_report import probe_verdicts
+
+    probes = [
+        {"features": "lvae", "test_hits": 30, "test_days": 50, "test_up_days": 20},
+        {"features": "lvae", "test_hits": 30, "test_days": 50, "test_up_days": 30},
+    ]
+    v = probe_verdicts(probes)["lvae"]
+    assert (v["hit_rate"], v["majority_rate"], v["days"]) == (0.6, 0.5, 100)
+    assert v["p_value"] == pytest.approx(0.028444, abs=1e-6)  # P(Binomial(100, 0.5) >= 60)
+
+
+def test_excess_sharpe_of_cash_is_undefined_not_a_rounding_ratio():
+    from envs.metrics import excess_sharpe, sharpe_ratio
+
+    rf = np.full(100, 1e-4)
+    cash = (1 + rf) * (1 - 0.0) - 1  # rounding leaves ~1e-20 noise in cash - rf
+    assert np.isnan(excess_sharpe(cash - rf))
+    r = np.random.default_rng(0).normal(5e-4, 0.01, 100)
+    assert excess_sharpe(r - rf) == sharpe_ratio(r - rf)
