@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--src", type=Path, default=DEFAULT_SRC, help="folder of yfinance-format CSVs")
     parser.add_argument("--out", type=Path, default=HERE / "market_daily.parquet", help="output file")
     args = parser.parse_args()
-    bars = read_csv_dir(args.src)
+    bars = read_csv_dir(args.src, exclude=("SYMBOLS_VALID_META",))  # symbol metadata, not prices
     bars = bars[bars["date"] >= START].sort_values(["ticker", "date"], ignore_index=True)
     validate_bars(bars, ValidationConfig())
     data = parquet_bytes(bars)
