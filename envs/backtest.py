@@ -11,7 +11,6 @@ and PNGs to ``out``.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import importlib.util
 import json
@@ -30,6 +29,7 @@ from envs.features import make_features
 from envs.metrics import Metrics, bootstrap_ci, deflated_sharpe
 from envs.policies import RandomPolicy, SB3Policy, buy_and_hold, cash
 from envs.trading import LatentTradingEnv
+from lvae.cli import ArgumentParser, run_cli
 
 AGENTS = ("ppo", "a2c", "sac", "td3", "dqn")
 FEATURE_SETS = ("lvae", "pca", "raw")
@@ -325,7 +325,7 @@ def config_dict(cfg: BacktestConfig) -> dict[str, Any]:
 # --- command line -------------------------------------------------------------------------------------
 def _parse(argv: list[str] | None) -> BacktestConfig:
     d = BacktestConfig()
-    p = argparse.ArgumentParser(prog="python -m envs.backtest", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m envs.backtest", description=__doc__.split("\n\n")[0])
     p.add_argument("--agent", choices=AGENTS, default=d.agent, help="stable-baselines3 algorithm")
     p.add_argument("--timesteps", type=int, default=d.timesteps, help="training env-steps per seed")
     p.add_argument("--seeds", type=int, default=d.seeds, help="training seeds per feature set")
@@ -341,12 +341,15 @@ def _parse(argv: list[str] | None) -> BacktestConfig:
     p.add_argument("--checkpoints", type=int, default=d.n_checkpoints, help="validation checks per run")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
-    return BacktestConfig(
-        agent=a.agent, timesteps=a.timesteps, seeds=a.seeds, cost_bps=a.cost_bps,
-        slippage_bps=a.slippage_bps, borrow_rate=a.borrow_rate, action_space=a.action_space,
-        allow_short=not a.no_short, features=tuple(dict.fromkeys(a.features)), build=a.build, out=a.out,
-        n_envs=a.n_envs, n_checkpoints=a.checkpoints, progress=not a.no_progress,
-    )  # fmt: skip
+    try:
+        return BacktestConfig(
+            agent=a.agent, timesteps=a.timesteps, seeds=a.seeds, cost_bps=a.cost_bps,
+            slippage_bps=a.slippage_bps, borrow_rate=a.borrow_rate, action_space=a.action_space,
+            allow_short=not a.no_short, features=tuple(dict.fromkeys(a.features)), build=a.build, out=a.out,
+            n_envs=a.n_envs, n_checkpoints=a.checkpoints, progress=not a.no_progress,
+        )  # fmt: skip
+    except ValueError as e:  # a combination of flags the config rejects
+        p.error(str(e))
 
 
 def main(argv: list[str] | None = None) -> Report:
@@ -360,4 +363,4 @@ def main(argv: list[str] | None = None) -> Report:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

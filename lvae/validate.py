@@ -7,7 +7,6 @@ Writes results.json, results.md (beside the paper's numbers) and the figures int
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -23,6 +22,7 @@ import torch
 
 from lvae import plots
 from lvae.checkpoint import MODEL_CLASSES, save_model
+from lvae.cli import ArgumentParser, run_cli
 from lvae.config import MNIST_PAPER, LVAEConfig, TrainConfig
 from lvae.datasets import ImageDataset, load_dataset
 from lvae.evaluate import active_units, elbo_and_kl, iw_log_likelihood, recalibrate_batch_norm
@@ -225,7 +225,7 @@ def _write_json(obj: dict, path: Path) -> None:
 
 def parse_args(argv: list[str] | None = None) -> ValidateConfig:
     defaults = ValidateConfig()
-    p = argparse.ArgumentParser(prog="python -m lvae.validate", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="python -m lvae.validate", description=__doc__.splitlines()[0])
     p.add_argument("--dataset", choices=DATASETS, default=defaults.dataset)
     p.add_argument("--model", choices=tuple(MODEL_CLASSES), default=defaults.model)
     p.add_argument("--layers", type=int, default=defaults.layers, help="stochastic layers (1-5)")
@@ -268,4 +268,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

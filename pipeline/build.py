@@ -398,26 +398,26 @@ def build(cfg: BuildConfig, progress: bool = True) -> Build:
         check_destination(Path(cfg.out))
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    stages = tqdm(total=5, desc="build", disable=not progress, position=0)
 
     def step(name: str) -> None:
         timings[name] = round(time.perf_counter() - t0 - sum(timings.values()), 3)
-        stages.update(1)
-        stages.set_postfix_str(f"{name} done")
 
-    stages.set_postfix_str("ingest")
     data = read_input(cfg)
     cfg, panel = data.cfg, data.panel
     step("ingest")
     ds = make_dataset(panel, cfg)
     step("windows")
     for note in data.notes:
-        tqdm.write(str(note))
+        print(note)
+    # the bar starts once the input passed every check: a failure before it prints one line on stderr
+    stages = tqdm(total=5, initial=2, desc="build", disable=not progress, position=0, postfix="fit")
     train = ds.split == "train"
     model, history = fit_lvae(ds.windows[train], ds.windows[ds.split == "valid"], cfg, progress)
     step("fit")
+    stages.update(1)
     latents = encode_windows(model, ds.windows, cfg.encode_layers)
     step("encode")
+    stages.update(1)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     root = Path(cfg.out) if cfg.out else Path(cfg.runs_dir) / f"{stamp}-{data.digest[:8]}"
     info = {
@@ -443,6 +443,8 @@ def build(cfg: BuildConfig, progress: bool = True) -> Build:
         root, lambda folder: _write_build(folder, ds, latents, model, cfg, {**info, "timings_s": timings})
     )
     step("write")
+    stages.update(1)
+    stages.set_postfix_str("write done")
     stages.close()
     manifest["timings_s"] = timings
     return Build(root, ds.dates, ds.split, latents, ds.windows, ds.close, cfg.target_ticker, manifest)

@@ -134,7 +134,9 @@ def _bad_frames(truth):
     gap = tail[~(aaa & (tail["date"] > day))]
     gap = pd.concat([gap, tail[aaa].iloc[[-1]]])  # AAA: nothing between `day` and its last bar
     last = tail[aaa]["date"].iloc[-1]
-    out.append(("gap", yf_frame(gap, TICKERS), rf"gap of .* days between {day:%Y-%m-%d} and {last:%Y-%m-%d} .*, ticker AAA"))
+    out.append(
+        ("gap", yf_frame(gap, TICKERS), rf"gap of .* days between {day:%Y-%m-%d} and {last:%Y-%m-%d} .*, ticker AAA")
+    )
     frame = yf_frame(tail, TICKERS)
     dup = pd.concat([frame, frame.iloc[[2]]]).sort_index(kind="stable")
     out.append(("duplicate", dup, f"duplicate date {frame.index[2]:%Y-%m-%d}, ticker AAA"))
@@ -159,7 +161,9 @@ def test_bad_download_raises_and_leaves_cache_unchanged(monkeypatch, tmp_path, t
 
 def test_too_little_history_raises_and_writes_nothing(monkeypatch, tmp_path, truth):
     _install(monkeypatch, FakeYF(truth))
-    with pytest.raises(DataValidationError, match=r"too little history: \d+ rows .*need at least 500 \(min_history\), ticker AAA"):
+    with pytest.raises(
+        DataValidationError, match=r"too little history: \d+ rows .*need at least 500 \(min_history\), ticker AAA"
+    ):
         fetch(TICKERS, "2020-01-01", "2020-05-01", MarketCache(tmp_path), ValidationConfig(min_history=500), CFG)
     assert snapshot_dir(tmp_path) == {}
 

@@ -130,7 +130,9 @@ def test_calendar_is_the_common_range():
     b = synthetic_bars(("BBB",), n_days=60, start="2001-01-15")
     panel = align(pd.concat([a, b], ignore_index=True), VAL)
     assert panel.dates[0] == pd.Timestamp("2001-01-15") and panel.dates[-1] == a["date"].max()
-    with pytest.raises(DataValidationError, match="no overlapping dates, ticker BBB starts 2001-06-01, after ticker AAA"):
+    with pytest.raises(
+        DataValidationError, match="no overlapping dates, ticker BBB starts 2001-06-01, after ticker AAA"
+    ):
         far = synthetic_bars(("BBB",), n_days=60, start="2001-06-01")
         align(pd.concat([a, far], ignore_index=True), VAL)
 
