@@ -62,7 +62,8 @@ class Table:
         return self.cells[self.header.index(name)]
 
     def at(self, row: int, column: str | None = None) -> str:
-        return f"{self.name} {self.unit} {int(self.lines[row])}" + (f", column {column}" if column else "")
+        named = f", column {column or 1}" if column is not None else ""
+        return f"{self.name} {self.unit} {int(self.lines[row])}{named}"
 
 
 @dataclass(frozen=True)
@@ -217,12 +218,16 @@ def _cell_error(kind: int, text: str, empty_means: str = "") -> str:
 
 # --- dates ------------------------------------------------------------------------------------------
 def _date_column(table: Table) -> str:
+    """The Date column: named date / datetime / timestamp, else the one datetime column (Parquet), else an
+    unnamed first column (pandas writes a frame's unnamed date index so)."""
     for name in table.header:
         if name.lower() in DATE_HEADERS:
             return name
     stamps = [n for i, n in enumerate(table.header) if pd.api.types.is_datetime64_any_dtype(table.cells[i].dtype)]
     if len(stamps) == 1:
         return stamps[0]
+    if table.header[0] == "" and table.header.count("") == 1:
+        return ""
     raise _error(
         f"no Date column in the header (found: {', '.join(repr(h) for h in table.header)})",
         f"{table.name} line 1" if table.unit == "line" else table.name,
@@ -260,7 +265,7 @@ def _text_dates(table: Table, column: str) -> tuple[pd.Series, list[Note]]:
         if not (day > 12).any():
             raise _error(
                 "ambiguous dates: every date reads both as M/D/YYYY and as D/M/YYYY (write YYYY-MM-DD)",
-                f"{table.name} column {column}, {table.unit}s {table.lines[0]} to {table.lines[-1]}",
+                f"{table.name} column {column or 1}, {table.unit}s {table.lines[0]} to {table.lines[-1]}",
             )
         local = pd.Series([f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in zip(year, month, day, strict=True)])
         times = parts[3]

@@ -144,3 +144,60 @@ def test_embedded_snapshot_matches_its_hash_and_universe():
     assert bars["date"].min() == pd.Timestamp("2000-01-03") and bars["date"].max() == pd.Timestamp("2023-04-14")
     panel = align(bars, ValidationConfig())
     assert len(panel.dates) == 5857 and panel.dates[-1] == pd.Timestamp("2023-04-13") and not panel.repaired.any()
+
+
+# --- file formats and dates (pipeline.files), in process -------------------------------------------------
+def _wide_text(tmp_path, rows, header="Date,AAA,BBB"):
+    path = tmp_path / "closes.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_wide_csv_with_an_unnamed_date_column_and_empty_cells_before_a_listing(tmp_path):
+    days = pd.bdate_range("2021-01-04", periods=30)
+    rows = [f"{d.date()},{100 + i},{'' if i < 5 else 50 + i}" for i, d in enumerate(days)]
+    path = _wide_text(tmp_path, rows, header=",AAA,bbb")  # as DataFrame.to_csv writes an unnamed index
+    market = load_market("csv", data_file=path, validation=VAL)
+    bbb = market.bars[market.bars["ticker"] == "BBB"]
+    assert market.layout == "wide file of closes" and len(bbb) == 25 and bbb["date"].iloc[0] == days[5]
+    np.testing.assert_array_equal(bbb["close"], np.arange(55, 80))
+    np.testing.assert_array_equal(bbb["adj_close"], bbb["close"])
+
+
+def test_wide_csv_nan_words_are_errors_that_say_how_to_mark_no_bar(tmp_path):
+    days = pd.bdate_range("2021-01-04", periods=30)
+    rows = [f"{d.date()},{100 + i},{'NA' if i == 7 else 50 + i}" for i, d in enumerate(days)]
+    path = _wide_text(tmp_path, rows)
+    message = r"NaN value 'NA' \(leave the cell empty for no bar that day\), .*closes.csv line 9, column BBB"
+    with pytest.raises(DataValidationError, match=message):
+        load_market("csv", data_file=path, validation=VAL)
+
+
+def test_utc_offsets_across_daylight_saving_keep_the_local_dates(tmp_path):
+    days = pd.bdate_range("2021-03-01", periods=30)  # New York moves from -05:00 to -04:00 on 2021-03-14
+    stamps = pd.DatetimeIndex(days).tz_localize("America/New_York")
+    rows = [f"{s.isoformat(sep=' ')},{100 + i},{50 + i}" for i, s in enumerate(stamps)]
+    assert rows[0].startswith("2021-03-01 00:00:00-05:00") and rows[-1].startswith("2021-04-09 00:00:00-04:00")
+    market = load_market("csv", data_file=_wide_text(tmp_path, rows), validation=VAL)
+    assert list(pd.DatetimeIndex(market.bars["date"].unique())) == list(days)
+    assert [str(n) for n in market.notes][0].startswith("timezone: ") and "(-04:00, -05:00)" in str(market.notes[0])
+
+
+def test_a_constant_time_of_day_is_dropped_and_said_so_but_intraday_bars_are_an_error(tmp_path):
+    days = pd.bdate_range("2021-01-04", periods=30)
+    rows = [f"{d.date()}T16:00:00,{100 + i},{50 + i}" for i, d in enumerate(days)]
+    market = load_market("csv", data_file=_wide_text(tmp_path, rows), validation=VAL)
+    assert market.bars["date"].iloc[0] == days[0] and market.notes[0].kind == "time_of_day"
+    hourly = [f"{d.date()} {h}:30,{100 + i},{50 + i}" for i, d in enumerate(days) for h in (9, 10)]
+    message = r"intraday timestamps \(2021-01-04 09:30:00 and 2021-01-04 10:30:00\).*closes.csv lines 2 and 3"
+    with pytest.raises(DataValidationError, match=message):
+        load_market("csv", data_file=_wide_text(tmp_path, hourly), validation=VAL)
+
+
+def test_one_date_style_per_file(tmp_path):
+    days = pd.bdate_range("2021-01-04", periods=30)
+    rows = [f"{d.month}/{d.day}/{d.year},{100 + i},{50 + i}" for i, d in enumerate(days)]
+    rows[12] = f"{days[12].date()},1,1"
+    message = r"date '2021-01-20' is not in the file's format \(M/D/YYYY, as on line 2\), .*closes.csv line 14"
+    with pytest.raises(DataValidationError, match=message):
+        load_market("csv", data_file=_wide_text(tmp_path, rows), validation=VAL)
