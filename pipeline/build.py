@@ -565,7 +565,8 @@ def main(argv: list[str] | None = None) -> Build:
     print(f"  data       {len(m['tickers'])} tickers {m['data_range'][0]} to {m['data_range'][1]}, "
           f"target {b.target}, hash {m['data_hash'][:12]}")  # fmt: skip
     print(f"  input      {m['input']['layout']}, fields {', '.join(m['input']['fields'])}")
-    print(f"  features   {', '.join(m['feature_names'])}; {len(m['notes'])} notes in the manifest")
+    n = len(m["notes"])
+    print(f"  features   {', '.join(m['feature_names'])}; {n} note{'' if n == 1 else 's'} in the manifest")
     print(f"  samples    {len(b.dates)} windows of {cfg.window} days, D={b.windows.shape[1]} ({counts})")
     for s, (lo, hi) in m["split_dates"].items():
         print(f"  {s:<10} {lo} to {hi}")
