@@ -39,7 +39,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
 from lvae.cli import ArgumentParser, InputError, run_cli
@@ -191,6 +190,8 @@ def data_hash(panel: Panel) -> str:
 
 def fit_lvae(train_x: np.ndarray, valid_x: np.ndarray | None, cfg: BuildConfig, progress: bool):
     """A Gaussian LadderVAE fitted on the training windows; returns (model, history)."""
+    import torch
+
     from lvae import LadderVAE, LVAEConfig, TrainConfig, fit
 
     torch.manual_seed(cfg.seed)
@@ -217,6 +218,8 @@ def fit_lvae(train_x: np.ndarray, valid_x: np.ndarray | None, cfg: BuildConfig, 
 
 def encode_windows(model, windows: np.ndarray, layers: tuple[int, ...], batch: int = 4096) -> np.ndarray:
     """(T, D) windows -> (T, K) float32: the chosen layers' posterior means, concatenated bottom first."""
+    import torch  # here, not at the top: a run that stops at an input check does not load it
+
     out = []
     with torch.no_grad():
         for i in range(0, len(windows), batch):

@@ -130,7 +130,7 @@ def _decode(raw: bytes, name: str, gz: bool) -> str:
 def _read_csv(path: Path, name: str) -> Table:
     text = _decode(_read_bytes(path, name), name, path.name.lower().endswith(".gz"))
     try:
-        raw = pd.read_csv(io.StringIO(text), header=None, dtype=str, keep_default_na=False, skip_blank_lines=False)
+        raw = pd.read_csv(io.StringIO(text), header=None, dtype=object, keep_default_na=False, skip_blank_lines=False)
     except pd.errors.EmptyDataError as e:
         raise _error("empty file", name) from e
     except pd.errors.ParserError as e:
@@ -138,12 +138,14 @@ def _read_csv(path: Path, name: str) -> Table:
         if m:
             raise _error(f"{m[3]} fields where the header has {m[1]}", f"{name} line {m[2]}") from e
         raise _error(f"malformed CSV ({' '.join(str(e).split())})", name) from e
-    raw = raw.fillna("")
+    if raw.isna().to_numpy().any():  # rows with fewer fields than the header
+        raw = raw.fillna("")
     header = tuple(str(c).strip() for c in raw.iloc[0])
-    body = raw.iloc[1:].reset_index(drop=True)
-    body.columns = range(len(header))
+    body = raw.iloc[1:].reset_index(drop=True).set_axis(range(len(header)), axis=1)
     lines = np.arange(2, len(body) + 2)
-    blank = (body.apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
+    if not re.search(r"\n[\s,]*\n", text):  # no blank line anywhere: every row is data
+        return Table(name, header, body, lines, "line")
+    blank = (body[0].str.strip() == "").to_numpy() & (body.iloc[:, 1:] == "").all(axis=1).to_numpy()
     return Table(name, header, body[~blank].reset_index(drop=True), lines[~blank], "line")
 
 
@@ -196,14 +198,17 @@ def to_numbers(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         values = cells.to_numpy(np.float64, na_value=np.nan)
         kinds = np.where(np.isnan(values), EMPTY, np.where(np.isinf(values), INFINITE, OK))
         return values, kinds
-    text = cells.astype(object).where(cells.notna(), "").astype(str).str.strip()
-    values = pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(np.float64, na_value=np.nan)
-    kinds = np.full(len(text), OK)
-    kinds[np.isinf(values)] = INFINITE
-    bad = np.isnan(values)
-    kinds[bad] = NON_NUMERIC
-    kinds[bad & text.str.lower().isin(NAN_WORDS).to_numpy()] = NAN
-    kinds[(text == "").to_numpy()] = EMPTY
+    cells = cells.astype(object).where(cells.notna(), "")
+    values = pd.to_numeric(cells, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    kinds = np.full(len(values), OK)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:  # classify only the cells that are not plain numbers
+        text = cells.iloc[bad].astype(str).str.strip()
+        kinds[bad] = np.select(
+            [(text == "").to_numpy(), text.str.lower().isin(NAN_WORDS).to_numpy(), np.isinf(values[bad])],
+            [EMPTY, NAN, INFINITE],
+            NON_NUMERIC,
+        )
     return values, kinds
 
 
@@ -236,6 +241,9 @@ def _date_column(table: Table) -> str:
 
 def _text_dates(table: Table, column: str) -> tuple[pd.Series, list[Note]]:
     """Local timestamps (naive) of a text date column, and a note when UTC offsets were dropped."""
+    plain = pd.to_datetime(table.column(column), format="%Y-%m-%d", errors="coerce")
+    if plain.notna().all():  # the common case, YYYY-MM-DD only: parsed in C, nothing to check or say
+        return plain, []
     text = table.column(column).astype(str).str.strip()
     empty = np.flatnonzero((text == "").to_numpy())
     if empty.size:

@@ -176,10 +176,11 @@ def _check_range(bars: pd.DataFrame, dates: pd.DatetimeIndex, ticker: str, origi
     """high >= max(open, close) and low <= min(open, close) (open only when present)."""
     if "high" not in bars.columns or "low" not in bars.columns:
         return
-    ends = ["open", "close"] if "open" in bars.columns else ["close"]
-    top, bottom = bars[ends].max(axis=1).to_numpy(), bars[ends].min(axis=1).to_numpy()
+    close = bars["close"].to_numpy()
+    both = "open" in bars.columns
+    top = np.maximum(bars["open"].to_numpy(), close) if both else close
+    bottom = np.minimum(bars["open"].to_numpy(), close) if both else close
     high, low = bars["high"].to_numpy(), bars["low"].to_numpy()
-    both = len(ends) == 2
     for name, value, bad, bound, text in (
         ("high", high, high < top, top, "below max(open, close)" if both else "below close"),
         ("low", low, low > bottom, bottom, "above min(open, close)" if both else "above close"),
