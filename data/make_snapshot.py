@@ -15,8 +15,7 @@ import hashlib
 from pathlib import Path
 
 from pipeline.cache import parquet_bytes
-from pipeline.sources import read_csv_dir
-from pipeline.validate import ValidationConfig, validate_bars
+from pipeline.sources import load_market
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SRC = HERE.parent.parent / "shared" / "datasets" / "market" / "nasdaq_yfinance_to_2023"
@@ -28,9 +27,8 @@ def main() -> None:
     parser.add_argument("--src", type=Path, default=DEFAULT_SRC, help="folder of yfinance-format CSVs")
     parser.add_argument("--out", type=Path, default=HERE / "market_daily.parquet", help="output file")
     args = parser.parse_args()
-    bars = read_csv_dir(args.src, exclude=("SYMBOLS_VALID_META",))  # symbol metadata, not prices
-    bars = bars[bars["date"] >= START].sort_values(["ticker", "date"], ignore_index=True)
-    validate_bars(bars, ValidationConfig())
+    # every bar from START on, checked; symbols_valid_meta.csv is the folder's symbol list, not prices
+    bars = load_market("csv", start=START, data_dir=args.src, exclude=("SYMBOLS_VALID_META",)).bars
     data = parquet_bytes(bars)
     args.out.write_bytes(data)
     print(
