@@ -393,7 +393,7 @@ def read_ticker_table(table: Table, ticker: str, span: Span, cfg: ValidationConf
     unused = tuple(h or f"column {i + 1}" for i, h in enumerate(table.header) if h not in (date_col, *fields.values()))
     days, notes = parse_dates(table, date_col)
     rows = np.flatnonzero(span.mask(days))
-    _too_short(len(rows), days, span, cfg, table.name)
+    _too_short(len(rows), days, span, cfg, f"{table.name} (ticker {ticker})")
     order, more = _order(days[rows], table, rows, table.name)
     rows = rows[order]
     notes += more

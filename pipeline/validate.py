@@ -198,14 +198,14 @@ def _check_history(dates: pd.DatetimeIndex, ticker: str, origin: Origin | None, 
         span = f" ({_day(dates[0])} to {_day(dates[-1])})" if len(dates) else ""
         raise DataValidationError(
             f"too little history: {len(dates)} rows{span}, need at least {cfg.min_history} (min_history)",
-            origin.file if origin is not None else f"ticker {ticker}",
+            f"{origin.file} (ticker {ticker})" if origin is not None else f"ticker {ticker}",
         )
     gaps = np.diff(dates.asi8) // (86_400 * 10**9) if len(dates) > 1 else np.array([])
     big = np.flatnonzero(gaps > cfg.max_gap_days)
     if big.size:
         i = big[0]
         where = (
-            f"{origin.file} {origin.unit}s {origin.lines[i]} and {origin.lines[i + 1]}"
+            f"{origin.file} {origin.unit}s {origin.lines[i]} and {origin.lines[i + 1]} (ticker {ticker})"
             if origin is not None
             else f"ticker {ticker}"
         )

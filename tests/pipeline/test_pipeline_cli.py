@@ -89,7 +89,10 @@ def test_a_short_history_names_ticker_row_count_and_rows_needed(tmp_path, ohlcv)
     edit(lambda f: f.iloc[:15])
     proc = run_build(["--data-dir", str(data), "--target", "DIA", "--out", "out"], tmp_path)
     assert_one_line_error(
-        proc, tmp_path, "too little history: 15 rows (2018-01-02 to 2018-01-23), need at least 250", "AAPL.csv"
+        proc,
+        tmp_path,
+        "too little history: 15 rows (2018-01-02 to 2018-01-23), need at least 250",
+        "AAPL.csv (ticker AAPL)",
     )
 
 

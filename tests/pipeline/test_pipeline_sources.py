@@ -71,7 +71,8 @@ CASES = {
     ),
     "gap": (
         lambda f: f.drop(index=range(20, 30)),
-        r"gap of 17 days between 2001-01-26 and 2001-02-12 \(max_gap_days=10\), .*BBB.csv lines 21 and 22",
+        r"gap of 17 days between 2001-01-26 and 2001-02-12 \(max_gap_days=10\), "
+        r".*BBB.csv lines 21 and 22 \(ticker BBB\)",
     ),
 }
 
@@ -98,7 +99,10 @@ def test_unsorted_dates_are_sorted_and_said_so(tmp_path):
 
 def test_too_little_history(tmp_path):
     write_csv_dir(synthetic_bars(("AAA", "BBB"), n_days=60), tmp_path)
-    message = r"too little history: 60 rows \(2001-01-01 to 2001-03-23\), need at least 61 \(min_history\), .*AAA.csv"
+    message = (
+        r"too little history: 60 rows \(2001-01-01 to 2001-03-23\), need at least 61 \(min_history\), "
+        r".*AAA.csv \(ticker AAA\)"
+    )
     with pytest.raises(DataValidationError, match=message):
         load_bars("csv", data_dir=tmp_path, validation=ValidationConfig(min_history=61))
 
