@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from cli_helpers import (
+from cli_support import (
     assert_one_line_error,
     leftovers,
     real_bars,

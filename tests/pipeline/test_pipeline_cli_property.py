@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_helpers import real_bars, write_ohlcv_dir
+from cli_support import real_bars, write_ohlcv_dir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
