@@ -22,8 +22,7 @@ import pandas as pd
 
 from pipeline.cache import parquet_bytes
 from pipeline.rates import read_rate_file
-from pipeline.sources import read_csv_dir
-from pipeline.validate import ValidationConfig, validate_bars
+from pipeline.sources import load_market
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SRC = HERE.parent.parent / "shared" / "datasets" / "market" / "nasdaq_yfinance_to_2023"
@@ -39,9 +38,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.rf_src is not None:
         write_rf(args.rf_src, HERE / "rf_daily.parquet")
-    bars = read_csv_dir(args.src)
-    bars = bars[bars["date"] >= START].sort_values(["ticker", "date"], ignore_index=True)
-    validate_bars(bars, ValidationConfig())
+    # every bar from START on, checked; symbols_valid_meta.csv is the folder's symbol list, not prices
+    bars = load_market("csv", start=START, data_dir=args.src, exclude=("SYMBOLS_VALID_META",)).bars
     data = parquet_bytes(bars)
     args.out.write_bytes(data)
     print(

@@ -13,7 +13,6 @@ PNGs to ``out``.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import importlib.util
 import json
@@ -34,6 +33,7 @@ from envs.features import make_features
 from envs.metrics import Metrics, deflated_sharpe, effective_trials, mean_correlation, t_interval
 from envs.policies import RandomPolicy, SB3Policy, buy_and_hold, cash
 from envs.trading import LatentTradingEnv
+from lvae.cli import ArgumentParser, run_cli
 
 AGENTS = ("ppo", "a2c", "sac", "td3", "dqn")
 FEATURE_SETS = ("lvae", "pca", "raw")
@@ -385,7 +385,7 @@ def config_dict(cfg: BacktestConfig) -> dict[str, Any]:
 # --- command line -------------------------------------------------------------------------------------
 def _parse(argv: list[str] | None) -> BacktestConfig:
     d = BacktestConfig()
-    p = argparse.ArgumentParser(prog="python -m envs.backtest", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m envs.backtest", description=__doc__.split("\n\n")[0])
     p.add_argument("--agent", choices=AGENTS, default=d.agent, help="stable-baselines3 algorithm")
     p.add_argument("--timesteps", type=int, default=d.timesteps, help="training env-steps per seed")
     p.add_argument("--seeds", type=int, default=d.seeds, help="training seeds per feature set")
@@ -406,12 +406,15 @@ def _parse(argv: list[str] | None) -> BacktestConfig:
         help="refit everything per calendar-year fold instead (envs.walkforward; see --walk-forward --help)",
     )
     a = p.parse_args(argv)
-    return BacktestConfig(
-        agent=a.agent, timesteps=a.timesteps, seeds=a.seeds, cost_bps=a.cost_bps,
-        slippage_bps=a.slippage_bps, borrow_rate=a.borrow_rate, action_space=a.action_space,
-        allow_short=not a.no_short, features=tuple(dict.fromkeys(a.features)), build=a.build, out=a.out,
-        n_envs=a.n_envs, n_checkpoints=a.checkpoints, progress=not a.no_progress,
-    )  # fmt: skip
+    try:
+        return BacktestConfig(
+            agent=a.agent, timesteps=a.timesteps, seeds=a.seeds, cost_bps=a.cost_bps,
+            slippage_bps=a.slippage_bps, borrow_rate=a.borrow_rate, action_space=a.action_space,
+            allow_short=not a.no_short, features=tuple(dict.fromkeys(a.features)), build=a.build, out=a.out,
+            n_envs=a.n_envs, n_checkpoints=a.checkpoints, progress=not a.no_progress,
+        )  # fmt: skip
+    except ValueError as e:  # a combination of flags the config rejects
+        p.error(str(e))
 
 
 def main(argv: list[str] | None = None) -> Any:
@@ -432,4 +435,4 @@ def main(argv: list[str] | None = None) -> Any:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

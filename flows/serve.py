@@ -10,11 +10,11 @@ one, in its working directory (relative output paths such as runs/builds land th
 
 from __future__ import annotations
 
-import argparse
+from lvae.cli import ArgumentParser, run_cli
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m flows.serve", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="python -m flows.serve", description=__doc__.splitlines()[0])
     p.add_argument("--poll-interval", type=float, default=10.0, help="seconds between polls for scheduled runs")
     p.add_argument("--limit", type=int, default=None, help="most concurrent flow runs (default: no limit)")
     a = p.parse_args(argv)
@@ -29,4 +29,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -91,7 +91,8 @@ def load_market_bars(cfg: BuildConfig, today: datetime | None = None) -> pd.Data
     (load_bars has no parameter for it); a failure raises ``IngestError`` before the cache is written.
     """
     if cfg.source != "yfinance":
-        return load_bars(cfg.source, cfg.tickers, cfg.start, cfg.end, cfg.data_dir, cfg.cache_dir, cfg.validation)
+        return load_bars(cfg.source, cfg.tickers, cfg.start, cfg.end, cfg.data_dir, cfg.cache_dir, cfg.validation,
+                         cfg.data_file, cfg.exclude)  # fmt: skip
     day = (today or datetime.now(UTC)).date()  # today's bar may still be forming: stop before it
     stop = min(pd.Timestamp(cfg.end).date() + timedelta(days=1) if cfg.end else day, day).isoformat()
     tickers = [t.upper() for t in cfg.tickers]
@@ -107,7 +108,7 @@ def ingest(cfg: BuildConfig) -> IngestSummary:
     if cfg.source == "yfinance":
         store = str(MarketCache(cfg.cache_dir).root)
     elif cfg.source == "csv":
-        store = str(cfg.data_dir)
+        store = str(cfg.data_dir or cfg.data_file)
     else:
         from pipeline.sources import EMBEDDED_PATH
 

@@ -12,7 +12,6 @@ pair and across seeds.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 
 from lvae.checkpoint import MODEL_CLASSES, save_model
+from lvae.cli import ArgumentParser, run_cli
 from lvae.config import MNIST_PAPER, ORIGINAL_MODEL, ORIGINAL_TRAIN, LVAEConfig, TrainConfig
 from lvae.datasets import ImageDataset, load_dataset
 from lvae.evaluate import active_units, elbo_and_kl, iw_log_likelihood, paired_difference, recalibrate_batch_norm
@@ -429,7 +429,7 @@ def _write_json(obj: dict, path: Path) -> None:
 
 def parse_args(argv: list[str] | None = None) -> ValidateConfig:
     d = ValidateConfig()
-    p = argparse.ArgumentParser(prog="python -m lvae.validate", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="python -m lvae.validate", description=__doc__.splitlines()[0])
     p.add_argument("--dataset", choices=DATASETS, default=d.dataset)
     p.add_argument("--models", "--model", nargs="+", choices=tuple(MODEL_CLASSES), default=list(d.models))
     p.add_argument("--seeds", "--seed", nargs="+", type=int, default=list(d.seeds))
@@ -499,4 +499,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

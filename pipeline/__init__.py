@@ -3,10 +3,10 @@
 import importlib
 
 from pipeline.cache import MarketCache, default_cache_dir
-from pipeline.features import FEATURE_NAMES, compute_features
+from pipeline.features import FEATURE_NAMES, compute_features, feature_names
 from pipeline.ingest import IngestConfig, IngestError, fetch
-from pipeline.sources import load_bars, read_csv_dir, read_csv_file
-from pipeline.validate import DataValidationError, Panel, ValidationConfig, align, validate_bars
+from pipeline.sources import MarketData, load_bars, load_market, read_csv_dir, read_csv_file
+from pipeline.validate import DataValidationError, Note, Panel, ValidationConfig, align, validate_bars
 from pipeline.windows import Fold, Normaliser, make_windows, purge_length, split_labels, walk_forward_folds
 
 _BUILD_NAMES = ("Build", "BuildConfig", "WindowDataset", "build", "latest_build", "load_build", "make_dataset")
@@ -30,7 +30,9 @@ __all__ = [
     "IngestConfig",
     "IngestError",
     "MarketCache",
+    "MarketData",
     "Normaliser",
+    "Note",
     "Panel",
     "ValidationConfig",
     "WindowDataset",
@@ -38,10 +40,12 @@ __all__ = [
     "build",
     "compute_features",
     "default_cache_dir",
+    "feature_names",
     "fetch",
     "latest_build",
     "load_bars",
     "load_build",
+    "load_market",
     "make_dataset",
     "make_windows",
     "purge_length",

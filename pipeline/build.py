@@ -7,24 +7,31 @@ Build directory (``runs/builds/<UTC timestamp>-<data hash[:8]>/`` unless ``out``
     close.parquet     (T, N) adjusted close, index = date, columns = tickers
     model.pt          lvae.save_model of the fitted LadderVAE
     normaliser.json   train-period mean / std per (ticker, feature), clip, tickers, feature names
-    manifest.json     data hash, config, versions, splits, timings, paths; written last: a build is
-                      complete only when it exists
+    manifest.json     data hash, config, input layout and fields, features used, notes (repairs,
+                      normalisations, exclusions), versions, splits, timings, paths
+
+A build is written into a hidden temporary folder beside its destination and renamed into place at the end,
+so a build that fails leaves no output directory (and a rebuild into ``--out`` replaces the old one whole).
+Every check of the input runs before the LVAE is trained.
 
 Usage::
 
     python -m pipeline.build --source embedded --out runs/builds/default
-    python -m pipeline.build --source csv --data-dir ../shared/datasets/market/ml4t_yahoo_2000_2012 \\
-        --target SPY --out runs/builds/ml4t
+    python -m pipeline.build --data-dir ../shared/datasets/market/ml4t_yahoo_2000_2012 --target SPY \\
+        --out runs/builds/ml4t
+    python -m pipeline.build --data-file closes.parquet --target SPY     # one wide file of closes
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
+import os
 import platform
+import shutil
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -32,13 +39,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
+from lvae.cli import ArgumentParser, InputError, run_cli
 from pipeline.cache import atomic_write_bytes
-from pipeline.features import FEATURE_NAMES, LOOKBACK, compute_features
-from pipeline.sources import EMBEDDED_TARGET, SOURCES, load_bars
-from pipeline.validate import Panel, ValidationConfig, align
+from pipeline.features import LOOKBACK, compute_features, feature_names, missing_features
+from pipeline.sources import EMBEDDED_TARGET, SOURCES, MarketData, load_market
+from pipeline.validate import Note, Panel, ValidationConfig, align, common_range, fill_notes
 from pipeline.windows import Normaliser, make_windows, purge_length, split_labels
 
 MANIFEST = "manifest.json"
@@ -49,10 +56,12 @@ DEFAULT_RUNS_DIR = Path("runs/builds")
 class BuildConfig:
     """Everything a build depends on; recorded in its manifest."""
 
-    source: str = "embedded"  # embedded | csv | yfinance
-    data_dir: str | None = None  # directory of yfinance-format CSVs (source csv)
+    source: str = "embedded"  # embedded | csv (local files: data_dir or data_file) | yfinance
+    data_dir: str | None = None  # directory of per-ticker price files (source csv; see pipeline.files)
+    data_file: str | None = None  # one price file: a ticker's bars or a wide file of closes (source csv)
     tickers: tuple[str, ...] = ()  # universe; empty = every ticker of the source (yfinance needs a list)
-    target: str | None = None  # the traded index asset; None = DIA for the embedded data (required otherwise)
+    exclude: tuple[str, ...] = ()  # tickers left out on purpose (printed and recorded in the manifest)
+    target: str | None = None  # the traded asset; None = DIA (embedded), the only ticker, else an error
     start: str = "2000-01-01"  # first day of data read
     end: str | None = None  # last day of data read (inclusive); None = all
     window: int = 20  # trading days per sample
@@ -81,25 +90,29 @@ class BuildConfig:
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
-        if self.source == "csv" and not self.data_dir:
-            raise ValueError("source 'csv' needs data_dir")
+            raise InputError(f"source must be one of {SOURCES}, got {self.source!r}", "source")
+        if self.source == "csv" and (self.data_dir is None) == (self.data_file is None):
+            raise InputError("source 'csv' reads exactly one of data_dir and data_file", "data_dir, data_file")
+        if self.source != "csv" and (self.data_dir or self.data_file):
+            raise InputError(f"data_dir and data_file are read by source 'csv', not {self.source!r}", "source")
         if self.source == "yfinance" and not self.tickers:
-            raise ValueError("source 'yfinance' needs tickers")
-        if self.source != "embedded" and self.target is None:
-            raise ValueError("give the target (the index asset of the universe) for sources other than embedded")
+            raise InputError("source 'yfinance' needs tickers", "tickers")
         if self.window < 2 or self.embargo < 0 or self.epochs < 1:
-            raise ValueError("window >= 2, embargo >= 0 and epochs >= 1 are required")
+            raise InputError("window >= 2, embargo >= 0 and epochs >= 1 are required", "window, embargo, epochs")
         if not self.encode_layers or not set(self.encode_layers) <= set(range(len(self.latent_dims))):
-            raise ValueError(f"encode_layers {self.encode_layers} must index latent_dims {self.latent_dims}")
+            raise InputError(f"encode_layers {self.encode_layers} must index latent_dims {self.latent_dims}", "")
         if not 0 < self.train_frac < self.train_frac + self.valid_frac < 1:
-            raise ValueError("need 0 < train_frac < train_frac + valid_frac < 1")
-        for name in ("tickers", "latent_dims", "hidden_dims", "encode_layers"):
+            raise InputError("need 0 < train_frac < train_frac + valid_frac < 1", "train_frac, valid_frac")
+        for name in ("tickers", "exclude", "latent_dims", "hidden_dims", "encode_layers"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        self.validation  # noqa: B018  (checks min_history, max_gap_days, max_ffill)
 
     @property
-    def target_ticker(self) -> str:
-        return (self.target or EMBEDDED_TARGET).upper()
+    def target_ticker(self) -> str | None:
+        """The target as given, else DIA for the embedded data; None until resolve_target() for others."""
+        if self.target:
+            return self.target.upper()
+        return EMBEDDED_TARGET if self.source == "embedded" else None
 
     @property
     def validation(self) -> ValidationConfig:
@@ -143,14 +156,22 @@ class WindowDataset:
 
 
 def make_dataset(panel: Panel, cfg: BuildConfig) -> WindowDataset:
-    """Features -> split labels -> train-only normaliser -> windows. Row t uses bars up to day t only."""
-    features = compute_features(panel)  # (T_f, N, F); row r is panel day r + LOOKBACK
+    """Features -> split labels -> train-only normaliser -> windows. Row t uses bars up to day t only.
+    Raises InputError when the date range leaves no window, or no training / validation / test window."""
     first = LOOKBACK + cfg.window - 1  # panel row of the first full window's end
+    if len(panel.dates) <= first:
+        raise InputError(
+            f"no training windows: {len(panel.dates)} common days leave no {cfg.window}-day window "
+            f"(it needs {first + 1} days)",
+            f"dates {panel.dates[0].date()} to {panel.dates[-1].date()}",
+        )
+    features = compute_features(panel)  # (T_f, N, F); row r is panel day r + LOOKBACK
     dates = panel.dates[first:]
     purge = purge_length(cfg.window, LOOKBACK, cfg.embargo)
     split = split_labels(dates, purge, cfg.train_end, cfg.valid_end, cfg.train_frac, cfg.valid_frac)
     n_train = int((split == "train").sum())  # training samples are the first n_train
-    normaliser = Normaliser.fit(features[: n_train + cfg.window - 1], cfg.clip, panel.tickers, FEATURE_NAMES)
+    names = feature_names(panel)
+    normaliser = Normaliser.fit(features[: n_train + cfg.window - 1], cfg.clip, panel.tickers, names)
     windows = make_windows(normaliser.transform(features), cfg.window)
     close = pd.DataFrame(panel.adj_close[first:], index=dates, columns=list(panel.tickers))
     close.index.name = "date"
@@ -162,14 +183,17 @@ def data_hash(panel: Panel) -> str:
     h = hashlib.sha256()
     h.update(panel.dates.asi8.tobytes())
     h.update("\0".join(panel.tickers).encode())
-    for a in (panel.open, panel.high, panel.low, panel.close, panel.adj_close, panel.volume):
-        h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+    for name in ("open", "high", "low", "close", "adj_close", "volume"):
+        a = getattr(panel, name)
+        h.update(f"absent:{name}".encode() if a is None else np.ascontiguousarray(a, dtype=np.float64).tobytes())
     return h.hexdigest()
 
 
 def fit_lvae(train_x: np.ndarray, valid_x: np.ndarray | None, cfg: BuildConfig, progress: bool, kind: str = "lvae"):
     """A Gaussian LadderVAE (``kind`` "vae": the bottom-up HierarchicalVAE on the same generative model, config
     and budget) fitted on the training windows; returns (model, history)."""
+    import torch
+
     from lvae import HierarchicalVAE, LadderVAE, LVAEConfig, TrainConfig, fit
 
     if kind not in ("lvae", "vae"):
@@ -199,6 +223,8 @@ def fit_lvae(train_x: np.ndarray, valid_x: np.ndarray | None, cfg: BuildConfig, 
 
 def encode_windows(model, windows: np.ndarray, layers: tuple[int, ...], batch: int = 4096) -> np.ndarray:
     """(T, D) windows -> (T, K) float32: the chosen layers' posterior means, concatenated bottom first."""
+    import torch  # here, not at the top: a run that stops at an input check does not load it
+
     out = []
     with torch.no_grad():
         for i in range(0, len(windows), batch):
@@ -221,10 +247,117 @@ def _versions() -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class Input:
+    """A build's input, read and checked: the market data, its aligned panel and what was done to it."""
+
+    cfg: BuildConfig  # the config with its target resolved
+    market: MarketData  # bars and the notes of reading them
+    panel: Panel  # the tickers on their common calendar
+    notes: tuple[Note, ...]  # every note: reading, trimming to the common dates, filled bars, features left out
+    digest: str  # data_hash(panel)
+
+
+def resolve_target(cfg: BuildConfig, tickers: list[str]) -> str:
+    """The traded ticker: cfg.target (DIA for the embedded data), else the only ticker; several and none
+    given is an error listing them."""
+    found = f"tickers found: {', '.join(tickers)}"
+    if cfg.target_ticker is not None:
+        if cfg.target_ticker not in tickers:
+            hint = "" if cfg.target else " (DIA is the embedded data's default target; give --target)"
+            raise InputError(f"target {cfg.target_ticker} is not among the tickers{hint}", found)
+        return cfg.target_ticker
+    if len(tickers) == 1:
+        return tickers[0]
+    raise InputError(f"{len(tickers)} tickers and no --target: name the one to trade", found)
+
+
+def _trim_note(bars: pd.DataFrame, panel: Panel) -> list[Note]:
+    outside = int(((bars["date"] < panel.dates[0]) | (bars["date"] > panel.dates[-1])).sum())
+    if not outside:
+        return []
+    start, end, late, early = common_range(bars)
+    return [
+        Note(
+            "trimmed",
+            f"used the dates all tickers share, {start.date()} ({late}'s first) to {end.date()} ({early}'s last); "
+            f"{outside} bars outside them not used",
+        )
+    ]
+
+
+def _feature_note(panel: Panel) -> list[Note]:
+    missing = missing_features(panel)
+    if not missing:
+        return []
+    lacks = "; ".join(f"{f} (needs {', '.join(fields)})" for f, fields in missing.items())
+    return [Note("features", f"using {', '.join(feature_names(panel))}; left out for lack of data: {lacks}")]
+
+
+def read_input(cfg: BuildConfig) -> Input:
+    """Read, check and align the build's input; every check of the data runs here, before any training."""
+    market = load_market(
+        cfg.source, cfg.tickers, cfg.start, cfg.end, cfg.data_dir, cfg.cache_dir, cfg.validation,
+        cfg.data_file, cfg.exclude,
+    )  # fmt: skip
+    cfg = dataclasses.replace(cfg, target=resolve_target(cfg, sorted(set(market.bars["ticker"]))))
+    panel = align(market.bars, cfg.validation)
+    notes = (*market.notes, *_trim_note(market.bars, panel), *fill_notes(panel), *_feature_note(panel))
+    return Input(cfg, market, panel, notes, data_hash(panel))
+
+
+# --- the build directory ----------------------------------------------------------------------------
+BUILD_FILES = {"latents.parquet", "windows.npy", "close.parquet", "model.pt", "normaliser.json", MANIFEST}
+
+
+def check_destination(root: Path) -> None:
+    """A build may go to root when it does not exist, or is an empty folder or an earlier build (which
+    is then replaced whole); anything else raises before any work is done."""
+    if not root.exists():
+        return
+    if not root.is_dir():
+        raise InputError("the output path exists and is not a directory", f"--out {root}")
+    names = {p.name for p in root.iterdir()}
+    if names and MANIFEST not in names and not names <= BUILD_FILES:
+        raise InputError("the output directory exists and is not a pipeline build; choose another", f"--out {root}")
+
+
+def _publish(root: Path, write) -> dict:
+    """Run write(folder) on a hidden temporary folder beside root, then rename it to root (replacing an
+    earlier build). On any failure nothing is left: no temporary folder, no root, no parent it created."""
+    created = next((p for p in reversed([root.parent, *root.parent.parents]) if not p.exists()), None)
+    tmp = root.parent / f".{root.name}.partial-{uuid.uuid4().hex[:12]}"
+    try:
+        root.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()  # (not mkdtemp: the build keeps the permissions of the user's umask)
+        manifest = write(tmp)
+        if root.exists():
+            old = root.with_name(f".{root.name}.old-{uuid.uuid4().hex[:8]}")
+            os.rename(root, old)
+            try:
+                os.rename(tmp, root)
+            except BaseException:
+                os.rename(old, root)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for folder in [root.parent, *root.parent.parents] if created is not None else []:
+            try:
+                folder.rmdir()  # only folders this call created, and only while empty
+            except OSError:
+                break
+            if folder == created:
+                break
+        raise
+    return manifest
+
+
 def _write_build(root: Path, ds: WindowDataset, latents: np.ndarray, model, cfg: BuildConfig, info: dict) -> dict:
     from lvae import save_model
 
-    (root / MANIFEST).unlink(missing_ok=True)  # an interrupted rebuild must not look complete
     paths = {
         "latents": "latents.parquet",
         "windows": "windows.npy",
@@ -250,7 +383,7 @@ def _write_build(root: Path, ds: WindowDataset, latents: np.ndarray, model, cfg:
         "config": dataclasses.asdict(cfg),
         "target": cfg.target_ticker,
         "tickers": list(ds.close.columns),
-        "feature_names": list(FEATURE_NAMES),
+        "feature_names": list(ds.normaliser.feature_names),
         "window": cfg.window,
         "purge": ds.purge,
         "split_counts": counts,
@@ -265,36 +398,47 @@ def _write_build(root: Path, ds: WindowDataset, latents: np.ndarray, model, cfg:
 
 
 def build(cfg: BuildConfig, progress: bool = True) -> Build:
-    """Run the whole build and write it to cfg.out (or a new directory under cfg.runs_dir)."""
+    """Run the whole build and write it to cfg.out (or a new directory under cfg.runs_dir).
+
+    The input is read and checked first (InputError on bad input, before any training); the notes of what
+    was done to it are printed, then the LVAE is fitted, and the directory appears only when complete."""
+    if cfg.out:
+        check_destination(Path(cfg.out))
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    stages = tqdm(total=5, desc="build", disable=not progress, position=0)
 
     def step(name: str) -> None:
         timings[name] = round(time.perf_counter() - t0 - sum(timings.values()), 3)
-        stages.update(1)
-        stages.set_postfix_str(f"{name} done")
 
-    stages.set_postfix_str("ingest")
-    bars = load_bars(cfg.source, cfg.tickers, cfg.start, cfg.end, cfg.data_dir, cfg.cache_dir, cfg.validation)
-    panel = align(bars, cfg.validation)
-    if cfg.target_ticker not in panel.tickers:
-        raise ValueError(f"target {cfg.target_ticker} is not among the tickers {panel.tickers}")
-    digest = data_hash(panel)
+    data = read_input(cfg)
+    cfg, panel = data.cfg, data.panel
     step("ingest")
     ds = make_dataset(panel, cfg)
     step("windows")
+    for note in data.notes:
+        print(note)
+    # the bar starts once the input passed every check: a failure before it prints one line on stderr
+    stages = tqdm(total=5, initial=2, desc="build", disable=not progress, position=0, postfix="fit")
     train = ds.split == "train"
     model, history = fit_lvae(ds.windows[train], ds.windows[ds.split == "valid"], cfg, progress)
     step("fit")
+    stages.update(1)
     latents = encode_windows(model, ds.windows, cfg.encode_layers)
     step("encode")
+    stages.update(1)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    root = Path(cfg.out) if cfg.out else Path(cfg.runs_dir) / f"{stamp}-{digest[:8]}"
-    root.mkdir(parents=True, exist_ok=True)
+    root = Path(cfg.out) if cfg.out else Path(cfg.runs_dir) / f"{stamp}-{data.digest[:8]}"
     info = {
-        "data_hash": digest,
+        "data_hash": data.digest,
         "data_range": [str(panel.dates[0].date()), str(panel.dates[-1].date())],
+        "input": {
+            "source": cfg.source,
+            "path": cfg.data_dir or cfg.data_file,
+            "layout": data.market.layout,
+            "fields": list(panel.fields),
+        },
+        "features_left_out": {f: list(v) for f, v in missing_features(panel).items()},
+        "notes": [dataclasses.asdict(n) for n in data.notes],
         "repaired_bars": int(panel.repaired.sum()),
         "train_history": {
             "final_elbo": history.elbo[-1],
@@ -303,8 +447,12 @@ def build(cfg: BuildConfig, progress: bool = True) -> Build:
             "kl_per_layer": history.kl_per_layer[-1],
         },
     }
-    manifest = _write_build(root, ds, latents, model, cfg, {**info, "timings_s": timings})
+    manifest = _publish(
+        root, lambda folder: _write_build(folder, ds, latents, model, cfg, {**info, "timings_s": timings})
+    )
     step("write")
+    stages.update(1)
+    stages.set_postfix_str("write done")
     stages.close()
     manifest["timings_s"] = timings
     return Build(root, ds.dates, ds.split, latents, ds.windows, ds.close, cfg.target_ticker, manifest)
@@ -314,7 +462,7 @@ def load_build(root: str | Path) -> Build:
     """Read a completed build directory."""
     root = Path(root)
     if not (root / MANIFEST).exists():
-        raise FileNotFoundError(f"{root} is not a completed build (no {MANIFEST})")
+        raise FileNotFoundError(f"not a completed build (no {MANIFEST}), {root}")
     manifest = json.loads((root / MANIFEST).read_text())
     paths = manifest["paths"]
     frame = pd.read_parquet(root / paths["latents"])
@@ -326,9 +474,11 @@ def load_build(root: str | Path) -> Build:
 
 
 def latest_build(runs_dir: Path = DEFAULT_RUNS_DIR) -> Path | None:
-    """The most recently created completed build under runs_dir, or None."""
+    """The most recently created completed build under runs_dir, or None (hidden folders are not builds)."""
     found = []
     for manifest in Path(runs_dir).glob(f"*/{MANIFEST}"):
+        if manifest.parent.name.startswith("."):
+            continue
         try:
             found.append((json.loads(manifest.read_text())["created_utc"], manifest.parent))
         except (json.JSONDecodeError, KeyError):
@@ -336,15 +486,20 @@ def latest_build(runs_dir: Path = DEFAULT_RUNS_DIR) -> Path | None:
     return max(found)[1] if found else None
 
 
-def _parse(argv: list[str] | None) -> BuildConfig:
+def _parse(argv: list[str] | None) -> tuple[BuildConfig, bool]:
     d = BuildConfig()
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m pipeline.build", description="Ingest, window, fit a Ladder VAE and encode market data."
     )
-    p.add_argument("--source", choices=SOURCES, default=d.source, help="where the daily bars come from")
-    p.add_argument("--data-dir", help="directory of yfinance-format CSVs (.csv or .csv.gz) for --source csv")
+    p.add_argument("--source", choices=SOURCES, help="where the daily bars come from (default: csv when "
+                   "--data-dir or --data-file is given, else embedded)")  # fmt: skip
+    p.add_argument("--data-dir", help="directory of per-ticker price files: .csv, .csv.gz or .parquet, OHLCV or "
+                   "close-only (README: accepted formats)")  # fmt: skip
+    p.add_argument("--data-file", help="one price file (CSV or Parquet): one ticker's bars, or a wide file of "
+                   "closes, Date plus one column per ticker")  # fmt: skip
     p.add_argument("--tickers", nargs="+", default=[], help="universe (default: every ticker of the source)")
-    p.add_argument("--target", help=f"the index asset traded by default (embedded: {EMBEDDED_TARGET})")
+    p.add_argument("--exclude", nargs="+", default=[], metavar="TICKER", help="tickers to leave out (printed)")
+    p.add_argument("--target", help=f"the asset traded by default (embedded: {EMBEDDED_TARGET}; one ticker: it)")
     p.add_argument("--start", default=d.start, help="first day of data")
     p.add_argument("--end", default=d.end, help="last day of data (inclusive)")
     p.add_argument("--out", help="build directory (default: runs/builds/<UTC timestamp>-<data hash>)")
@@ -352,6 +507,9 @@ def _parse(argv: list[str] | None) -> BuildConfig:
     p.add_argument("--window", type=int, default=d.window, help="trading days per sample")
     p.add_argument("--epochs", type=int, default=d.epochs, help="LVAE training epochs")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed")
+    p.add_argument("--min-history", type=int, default=d.min_history, help="fewest bars a ticker may have")
+    p.add_argument("--max-gap-days", type=int, default=d.max_gap_days, help="most calendar days between two bars")
+    p.add_argument("--max-ffill", type=int, default=d.max_ffill, help="most missing days filled (printed)")
     p.add_argument(
         "--split-dates",
         nargs=2,
@@ -361,28 +519,47 @@ def _parse(argv: list[str] | None) -> BuildConfig:
     p.add_argument("--cache-dir", help="yfinance cache (default $LADDER_TRADER_CACHE or ~/.cache/ladder-trader)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
+    source = a.source or ("csv" if a.data_dir or a.data_file else "embedded")
     if a.split_dates:
         train_end, valid_end = a.split_dates
-    elif a.source == "embedded":
+        for flag, day in zip(("TRAIN_END", "VALID_END"), a.split_dates, strict=True):
+            try:
+                pd.Timestamp(day)
+            except ValueError:
+                p.error(f"--split-dates {flag} {day!r} is not a date")
+    elif source == "embedded":
         train_end, valid_end = d.train_end, d.valid_end
     else:  # another data set: its dates are unknown, so split by share of samples
         train_end = valid_end = None
-    cfg = BuildConfig(
-        source=a.source,
-        data_dir=a.data_dir,
-        tickers=tuple(t.upper() for t in a.tickers),
-        target=a.target,
-        start=a.start,
-        end=a.end,
-        window=a.window,
-        epochs=a.epochs,
-        seed=a.seed,
-        train_end=train_end,
-        valid_end=valid_end,
-        out=a.out,
-        runs_dir=a.runs_dir,
-        cache_dir=a.cache_dir,
-    )
+    for flag, day in (("--start", a.start), ("--end", a.end)):
+        try:
+            pd.Timestamp(day) if day is not None else None
+        except ValueError:
+            p.error(f"{flag} {day!r} is not a date")
+    try:
+        cfg = BuildConfig(
+            source=source,
+            data_dir=a.data_dir,
+            data_file=a.data_file,
+            tickers=tuple(t.upper() for t in a.tickers),
+            exclude=tuple(t.upper() for t in a.exclude),
+            target=a.target.upper() if a.target else None,
+            start=a.start,
+            end=a.end,
+            window=a.window,
+            epochs=a.epochs,
+            seed=a.seed,
+            min_history=a.min_history,
+            max_gap_days=a.max_gap_days,
+            max_ffill=a.max_ffill,
+            train_end=train_end,
+            valid_end=valid_end,
+            out=a.out,
+            runs_dir=a.runs_dir,
+            cache_dir=a.cache_dir,
+        )
+    except InputError as e:
+        p.error(e.what)
     return cfg, a.quiet
 
 
@@ -395,6 +572,9 @@ def main(argv: list[str] | None = None) -> Build:
     print(f"build complete in {time.perf_counter() - t0:.1f} s: {b.root}")
     print(f"  data       {len(m['tickers'])} tickers {m['data_range'][0]} to {m['data_range'][1]}, "
           f"target {b.target}, hash {m['data_hash'][:12]}")  # fmt: skip
+    print(f"  input      {m['input']['layout']}, fields {', '.join(m['input']['fields'])}")
+    n = len(m["notes"])
+    print(f"  features   {', '.join(m['feature_names'])}; {n} note{'' if n == 1 else 's'} in the manifest")
     print(f"  samples    {len(b.dates)} windows of {cfg.window} days, D={b.windows.shape[1]} ({counts})")
     for s, (lo, hi) in m["split_dates"].items():
         print(f"  {s:<10} {lo} to {hi}")
@@ -409,4 +589,4 @@ def main(argv: list[str] | None = None) -> Build:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -1,27 +1,38 @@
-"""Where bars come from: the embedded snapshot, a directory of yfinance-format CSVs, or yfinance.
+"""Where bars come from: the embedded snapshot, local files (a directory of per-ticker files or one file),
+or yfinance.
 
-Every source returns a bars frame (schema in pipeline.validate) restricted to [start, end], validated.
+Every source returns bars (schema in pipeline.validate) restricted to [start, end], validated, with the
+notes of what was done to them on the way (pipeline.files documents the file formats and their checks).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 
 from pipeline.cache import MarketCache
-from pipeline.validate import BAR_COLUMNS, DEFAULT_VALIDATION, DataValidationError, ValidationConfig, validate_bars
+from pipeline.files import Span, combine, read_dir, read_file, read_table, read_ticker_table, select
+from pipeline.validate import DEFAULT_VALIDATION, DataValidationError, Note, ValidationConfig, validate_bars
 
-SOURCES = ("embedded", "csv", "yfinance")
+SOURCES = ("embedded", "csv", "yfinance")  # csv = local files: --data-dir or --data-file (CSV or Parquet)
 EMBEDDED_PATH = Path(__file__).resolve().parent.parent / "data" / "market_daily.parquet"
 # sha256 of data/market_daily.parquet, also in data/README.md
 EMBEDDED_SHA256 = "bcc68fa480e8ee6d210d19bc65f9443c6e70c1c9f6c87d0147d7adf701d9068c"
 EMBEDDED_TARGET = "DIA"  # the index ETF of the embedded universe
-CSV_COLUMNS = {"date": "date", "open": "open", "high": "high", "low": "low", "close": "close",
-               "adj close": "adj_close", "adj_close": "adj_close", "volume": "volume"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MarketData:
+    """Bars from one source and what was done to them on the way in (printed and recorded by a build)."""
+
+    bars: pd.DataFrame  # bars schema (pipeline.validate), sorted by ticker then date
+    notes: tuple[Note, ...]  # repairs, normalisations, exclusions, unused columns
+    layout: str  # embedded | yfinance | per-ticker files | one ticker file | wide file of closes
 
 
 def load_embedded(path: Path = EMBEDDED_PATH, verify: bool = True) -> pd.DataFrame:
@@ -29,74 +40,76 @@ def load_embedded(path: Path = EMBEDDED_PATH, verify: bool = True) -> pd.DataFra
     if verify:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if digest != EMBEDDED_SHA256:
-            raise DataValidationError(f"{path}: sha256 {digest} does not match the recorded {EMBEDDED_SHA256}")
+            raise DataValidationError(f"sha256 {digest} does not match the recorded {EMBEDDED_SHA256}", str(path))
     bars = pd.read_parquet(path)
     bars["date"] = bars["date"].astype("datetime64[ns]")
     return bars
 
 
-def read_csv_file(path: Path, ticker: str | None = None) -> pd.DataFrame:
-    """One yfinance-format CSV (``Date,Open,High,Low,Close,Adj Close,Volume`` in any column order, either
-    date order, plain or .gz) -> bars. Without an Adj Close column the Close is used. Rows stay in file
-    order (reversed when the file is in descending order) so validation can report unsorted dates."""
+def read_csv_file(path: Path, ticker: str | None = None, validation: ValidationConfig = DEFAULT_VALIDATION):
+    """One per-ticker price file (see pipeline.files) -> bars of that ticker, checked."""
     path = Path(path)
     ticker = ticker or path.name.split(".")[0].upper()
-    raw = pd.read_csv(path)
-    cols = {c: CSV_COLUMNS[c.strip().lower()] for c in raw.columns if c.strip().lower() in CSV_COLUMNS}
-    frame = raw.rename(columns=cols)[list(dict.fromkeys(cols.values()))]
-    if "adj_close" not in frame.columns and "close" in frame.columns:
-        frame["adj_close"] = frame["close"]
-    missing = set(BAR_COLUMNS) - {"ticker"} - set(frame.columns)
-    if missing:
-        raise DataValidationError(f"{ticker}: {path.name} lacks columns {sorted(missing)}")
-    dates = pd.to_datetime(frame["date"], format="mixed")
-    if (dates != dates.dt.normalize()).any():
-        raise DataValidationError(f"{ticker}: {path.name} has intraday timestamps; daily bars are expected")
-    frame = frame.assign(date=dates.astype("datetime64[ns]"), ticker=ticker)
-    if len(frame) > 1 and dates.is_monotonic_decreasing and not dates.is_monotonic_increasing:
-        frame = frame.iloc[::-1]
-    frame = frame[list(BAR_COLUMNS)].reset_index(drop=True)
-    for c in BAR_COLUMNS[2:]:
-        frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
-    return frame
+    return read_ticker_table(read_table(path), ticker, Span(pd.Timestamp.min, None), validation).bars
 
 
-def _is_bar_file(path: Path) -> bool:
-    """True when the CSV's header names a Date column (other CSVs, e.g. symbol metadata, are skipped)."""
-    header = pd.read_csv(path, nrows=0).columns
-    return any(str(c).strip().lower() == "date" for c in header)
+def read_csv_dir(
+    data_dir: Path, tickers: Sequence[str] = (), validation: ValidationConfig = DEFAULT_VALIDATION, exclude=()
+) -> pd.DataFrame:
+    """Bars of the requested tickers (all files when empty, less ``exclude``) from a directory, checked."""
+    parts, _ = read_dir(Path(data_dir), [t.upper() for t in tickers], exclude, Span(pd.Timestamp.min, None), validation)
+    return combine(parts)[0]
 
 
-def csv_files(data_dir: Path) -> dict[str, Path]:
-    """{ticker: path} for the *.csv / *.csv.gz bar files in a directory (ticker = name up to the first dot)."""
-    files = sorted([*Path(data_dir).glob("*.csv"), *Path(data_dir).glob("*.csv.gz")])
-    files = [p for p in files if _is_bar_file(p)]
-    if not files:
-        raise FileNotFoundError(f"no .csv or .csv.gz files with a Date column in {data_dir}")
-    return {p.name.split(".")[0].upper(): p for p in files}
+def _restrict(bars: pd.DataFrame, tickers: Sequence[str], exclude: Sequence[str], span: Span, where: str):
+    chosen, notes = select(sorted(set(bars["ticker"])), tickers, exclude, where, {t: where for t in bars["ticker"]})
+    keep = span.mask(pd.DatetimeIndex(bars["date"])) & bars["ticker"].isin(chosen).to_numpy()
+    return bars[keep].reset_index(drop=True), notes
 
 
-def read_csv_dir(data_dir: Path, tickers: Sequence[str] = ()) -> pd.DataFrame:
-    """Bars of the requested tickers (all files when empty) from a CSV directory."""
-    files = csv_files(data_dir)
-    wanted = [t.upper() for t in tickers] or list(files)
-    absent = [t for t in wanted if t not in files]
-    if absent:
-        raise FileNotFoundError(f"no CSV for {', '.join(absent)} in {data_dir}")
-    return pd.concat([read_csv_file(files[t], t) for t in wanted], ignore_index=True)
+def load_market(
+    source: str,
+    tickers: Sequence[str] = (),
+    start: str = "2000-01-01",
+    end: str | None = None,
+    data_dir: Path | str | None = None,
+    cache_dir: Path | str | None = None,
+    validation: ValidationConfig = DEFAULT_VALIDATION,
+    data_file: Path | str | None = None,
+    exclude: Sequence[str] = (),
+) -> MarketData:
+    """Validated bars from one source, restricted to tickers (all when empty, less ``exclude``) and
+    [start, end], with the notes of what was done to them."""
+    tickers, exclude = [t.upper() for t in tickers], [t.upper() for t in exclude]
+    span = Span(pd.Timestamp(start), pd.Timestamp(end) if end is not None else None)
+    if source == "embedded":
+        bars, notes = _restrict(load_embedded(), tickers, exclude, span, "the embedded snapshot")
+        layout = "embedded"
+    elif source == "csv":
+        if (data_dir is None) == (data_file is None):
+            raise DataValidationError("source 'csv' reads one of --data-dir and --data-file", "command line")
+        if data_dir is not None:
+            parts, notes = read_dir(Path(data_dir), tickers, exclude, span, validation)
+            layout = "per-ticker files"
+        else:
+            parts, notes, layout = read_file(Path(data_file), tickers, exclude, span, validation)
+        bars, more = combine(parts)  # every file was checked as it was read, naming its lines
+        notes = notes + more
+    elif source == "yfinance":
+        from pipeline.ingest import fetch
 
-
-def _restrict(bars: pd.DataFrame, tickers: Sequence[str], start: str, end: str | None) -> pd.DataFrame:
-    keep = bars["date"] >= pd.Timestamp(start)
-    if end is not None:
-        keep &= bars["date"] <= pd.Timestamp(end)
-    if tickers:
-        wanted = {t.upper() for t in tickers}
-        absent = wanted - set(bars["ticker"])
-        if absent:
-            raise DataValidationError(f"tickers not in the source: {', '.join(sorted(absent))}")
-        keep &= bars["ticker"].isin(wanted)
-    return bars[keep].reset_index(drop=True)
+        if not tickers:
+            raise DataValidationError("source 'yfinance' needs a list of tickers", "--tickers")
+        today = datetime.now(UTC).date()  # today's bar may still be forming: stop before it
+        stop = min(pd.Timestamp(end).date() + timedelta(days=1) if end else today, today).isoformat()
+        fetched = fetch(tickers, start, stop, MarketCache(cache_dir), validation)
+        bars, notes = _restrict(fetched, (), exclude, span, "the yfinance download")
+        layout = "yfinance"
+    else:
+        raise DataValidationError(f"unknown source {source!r}; choose one of {SOURCES}", "--source")
+    if source != "csv":
+        validate_bars(bars, validation)
+    return MarketData(bars.sort_values(["ticker", "date"], ignore_index=True), tuple(notes), layout)
 
 
 def load_bars(
@@ -107,23 +120,8 @@ def load_bars(
     data_dir: Path | str | None = None,
     cache_dir: Path | str | None = None,
     validation: ValidationConfig = DEFAULT_VALIDATION,
+    data_file: Path | str | None = None,
+    exclude: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Validated bars from one source, restricted to tickers (all when empty) and [start, end]."""
-    if source == "embedded":
-        bars = _restrict(load_embedded(), tickers, start, end)
-    elif source == "csv":
-        if data_dir is None:
-            raise ValueError("source 'csv' needs a data directory")
-        bars = _restrict(read_csv_dir(Path(data_dir), tickers), (), start, end)
-    elif source == "yfinance":
-        from pipeline.ingest import fetch
-
-        if not tickers:
-            raise ValueError("source 'yfinance' needs a list of tickers")
-        today = datetime.now(UTC).date()  # today's bar may still be forming: stop before it
-        stop = min(pd.Timestamp(end).date() + timedelta(days=1) if end else today, today).isoformat()
-        bars = fetch([t.upper() for t in tickers], start, stop, MarketCache(cache_dir), validation)
-    else:
-        raise ValueError(f"unknown source {source!r}; choose one of {SOURCES}")
-    validate_bars(bars, validation)
-    return bars.sort_values(["ticker", "date"], ignore_index=True)
+    """Validated bars from one source (:func:`load_market` without its notes)."""
+    return load_market(source, tickers, start, end, data_dir, cache_dir, validation, data_file, exclude).bars

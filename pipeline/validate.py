@@ -7,33 +7,41 @@ column      dtype               meaning
 ==========  ==================  ==========================================================
 date        datetime64[ns]      trading day, tz-naive, midnight
 ticker      str                 symbol as the source spells it (upper case)
-open        float64             raw open
-high        float64             raw high
-low         float64             raw low
-close       float64             raw close
-adj_close   float64             split- and dividend-adjusted close
-volume      float64             shares traded (0 allowed)
+open        float64             raw open                          (optional)
+high        float64             raw high                          (optional)
+low         float64             raw low                           (optional)
+close       float64             raw close (= adj_close when the input has only adjusted closes)
+adj_close   float64             split- and dividend-adjusted close (= close when the input has none)
+volume      float64             shares traded, 0 allowed          (optional)
 ==========  ==================  ==========================================================
 
-Every check raises :class:`DataValidationError` naming the ticker and the first offending date. The one
-documented repair is in :func:`align`: a ticker missing at most ``max_ffill`` consecutive days of the
-common calendar gets the previous bar repeated (all prices = previous close, adjusted close = previous
-adjusted close, volume = previous volume, so return, range and volume change are 0 on that day).
+The optional columns are present for every ticker or for none (close-only inputs have none of them).
+Every check raises :class:`DataValidationError`, ``"<what is wrong>, <where>"``: the file, line and column
+when an :class:`Origin` is known (local files), else the ticker and date. The one repair done here is in
+:func:`align`: a ticker missing at most ``max_ffill`` consecutive days of the common calendar gets the
+previous bar repeated (all prices = previous close, adjusted close = previous adjusted close, volume =
+previous volume, so return, range and volume change are 0 on that day); :func:`fill_notes` lists them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from lvae.cli import InputError
+
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
 BAR_COLUMNS = ("date", "ticker", *PRICE_COLUMNS, "volume")
+REQUIRED_COLUMNS = ("date", "ticker", "close", "adj_close")
+OPTIONAL_COLUMNS = ("open", "high", "low", "volume")
 
 
-class DataValidationError(ValueError):
-    """Market data that fails a check; the message names the ticker and date."""
+class DataValidationError(InputError):
+    """Market data that fails a check; the message names what is wrong and where (file, line, column,
+    or ticker and date)."""
 
 
 @dataclass(frozen=True)
@@ -44,70 +52,186 @@ class ValidationConfig:
 
     def __post_init__(self) -> None:
         if self.min_history < 2 or self.max_gap_days < 1 or self.max_ffill < 0:
-            raise ValueError(f"invalid ValidationConfig: {self}")
+            raise InputError(
+                "need min_history >= 2, max_gap_days >= 1 and max_ffill >= 0",
+                f"min_history={self.min_history}, max_gap_days={self.max_gap_days}, max_ffill={self.max_ffill}",
+            )
 
 
 DEFAULT_VALIDATION = ValidationConfig()
 
 
 @dataclass(frozen=True)
+class Note:
+    """Something done to the input on its way in (a repair, a normalisation, an exclusion, a column not
+    used): the build prints each one and records it in its manifest."""
+
+    kind: str  # sorted | filled | timezone | time_of_day | trimmed | excluded | ignored | unused | features
+    message: str  # one line naming the ticker or file and the dates
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where one ticker's rows came from, so a message can name the file, the line and the column."""
+
+    file: str  # the file as the user named it
+    lines: np.ndarray  # (n,) int: line (CSV) or row (Parquet) number in the file of each row of the frame
+    columns: Mapping[str, str] = field(default_factory=dict)  # bars column -> the file's column name
+    unit: str = "line"  # "line" for text files, "row" for Parquet
+
+    def at(self, row: int, date: pd.Timestamp | None = None, column: str | None = None) -> str:
+        where = f"{self.file} {self.unit} {int(self.lines[row])}"
+        if date is not None:
+            where += f" ({_day(date)})"
+        if column is not None:
+            where += f", column {self.columns.get(column, column)}"
+        return where
+
+
+@dataclass(frozen=True)
 class Panel:
-    """Bars of N tickers aligned on T common trading days (arrays are (T, N), float64)."""
+    """Bars of N tickers aligned on T common trading days (arrays are (T, N), float64).
+
+    ``open``, ``high``, ``low`` and ``volume`` are None when the input does not carry them."""
 
     dates: pd.DatetimeIndex  # (T,) ascending
     tickers: tuple[str, ...]  # (N,)
-    open: np.ndarray  # (T, N)
-    high: np.ndarray  # (T, N)
-    low: np.ndarray  # (T, N)
+    open: np.ndarray | None  # (T, N)
+    high: np.ndarray | None  # (T, N)
+    low: np.ndarray | None  # (T, N)
     close: np.ndarray  # (T, N) raw close
     adj_close: np.ndarray  # (T, N) adjusted close
-    volume: np.ndarray  # (T, N)
+    volume: np.ndarray | None  # (T, N)
     repaired: np.ndarray  # (T, N) bool, True where the bar was forward-filled by align()
 
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The price and volume columns present, in BAR_COLUMNS order."""
+        return tuple(c for c in (*PRICE_COLUMNS, "volume") if getattr(self, c) is not None)
 
-def _day(ts: pd.Timestamp) -> str:
+
+def _day(ts) -> str:
     return pd.Timestamp(ts).strftime("%Y-%m-%d")
 
 
-def validate_ticker(bars: pd.DataFrame, ticker: str, cfg: ValidationConfig) -> None:
-    """Check one ticker's bars (columns as BAR_COLUMNS, in file order); raise DataValidationError."""
-    dates = pd.DatetimeIndex(bars["date"])
-    dup = dates.duplicated()
+def _where(ticker: str, origin: Origin | None, row: int, dates, column: str | None = None) -> str:
+    if origin is not None:
+        return origin.at(row, dates[row], column)
+    return f"ticker {ticker} on {_day(dates[row])}"  # the message names the column
+
+
+def _value_columns(bars: pd.DataFrame) -> list[str]:
+    return [c for c in (*PRICE_COLUMNS, "volume") if c in bars.columns]
+
+
+def _check_order(dates: pd.DatetimeIndex, ticker: str, origin: Origin | None) -> None:
+    dup = dates.duplicated(keep=False)
     if dup.any():
-        raise DataValidationError(f"{ticker}: duplicate date {_day(dates[dup.argmax()])} ({dup.sum()} duplicates)")
+        rows = np.flatnonzero(dates == dates[dup.argmax()])
+        where = (
+            f"{origin.file} {origin.unit}s {' and '.join(str(origin.lines[r]) for r in rows[:2])}"
+            if origin is not None
+            else f"ticker {ticker} ({len(rows)} rows)"
+        )
+        raise DataValidationError(f"duplicate date {_day(dates[rows[0]])}", where)
     back = np.flatnonzero(np.diff(dates.asi8) < 0)
     if back.size:
         i = back[0] + 1
-        raise DataValidationError(f"{ticker}: dates not sorted: {_day(dates[i])} comes after {_day(dates[i - 1])}")
-    values = bars[[*PRICE_COLUMNS, "volume"]]
-    nan = values.isna().to_numpy()
-    if nan.any():
-        row, col = np.argwhere(nan)[0]
         raise DataValidationError(
-            f"{ticker}: NaN {values.columns[col]} on {_day(dates[row])} ({nan.any(axis=1).sum()} rows with NaN)"
+            f"dates not in order: {_day(dates[i])} comes after {_day(dates[i - 1])}", _where(ticker, origin, i, dates)
         )
-    prices = bars[list(PRICE_COLUMNS)].to_numpy()
-    bad = (prices <= 0).any(axis=1) | (bars["volume"].to_numpy() < 0)
+
+
+def _check_values(bars: pd.DataFrame, dates: pd.DatetimeIndex, ticker: str, origin: Origin | None) -> None:
+    cols = _value_columns(bars)
+    values = bars[cols].to_numpy(np.float64)
+    bad = ~np.isfinite(values)
     if bad.any():
-        row = bad.argmax()
+        row, col = np.argwhere(bad)[0]
         raise DataValidationError(
-            f"{ticker}: non-positive price or negative volume on {_day(dates[row])} ({bad.sum()} rows)"
+            f"{'NaN' if np.isnan(values[row, col]) else 'infinite'} {cols[col]} "
+            f"({bad.any(axis=1).sum()} rows with missing values)",
+            _where(ticker, origin, row, dates, cols[col]),
         )
+    prices = [c for c in cols if c != "volume"]
+    bad = values[:, [cols.index(c) for c in prices]] <= 0
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        v = values[row, cols.index(prices[col])]
+        raise DataValidationError(
+            f"non-positive {prices[col]} {v:g} ({bad.any(axis=1).sum()} rows with prices <= 0)",
+            _where(ticker, origin, row, dates, prices[col]),
+        )
+    if "volume" in cols and (values[:, cols.index("volume")] < 0).any():
+        row = int(np.argmax(values[:, cols.index("volume")] < 0))
+        raise DataValidationError(
+            f"negative volume {values[row, cols.index('volume')]:g}", _where(ticker, origin, row, dates, "volume")
+        )
+
+
+def _check_range(bars: pd.DataFrame, dates: pd.DatetimeIndex, ticker: str, origin: Origin | None) -> None:
+    """high >= max(open, close) and low <= min(open, close) (open only when present)."""
+    if "high" not in bars.columns or "low" not in bars.columns:
+        return
+    close = bars["close"].to_numpy()
+    both = "open" in bars.columns
+    top = np.maximum(bars["open"].to_numpy(), close) if both else close
+    bottom = np.minimum(bars["open"].to_numpy(), close) if both else close
+    high, low = bars["high"].to_numpy(), bars["low"].to_numpy()
+    for name, value, bad, bound, text in (
+        ("high", high, high < top, top, "below max(open, close)" if both else "below close"),
+        ("low", low, low > bottom, bottom, "above min(open, close)" if both else "above close"),
+    ):
+        if bad.any():
+            row = int(bad.argmax())
+            raise DataValidationError(
+                f"{name} {value[row]:g} {text} {bound[row]:g} ({int(bad.sum())} rows)",
+                _where(ticker, origin, row, dates, name),
+            )
+
+
+def _check_history(dates: pd.DatetimeIndex, ticker: str, origin: Origin | None, cfg: ValidationConfig) -> None:
     if len(dates) < cfg.min_history:
-        raise DataValidationError(f"{ticker}: too little history: {len(dates)} bars, need at least {cfg.min_history}")
+        span = f" ({_day(dates[0])} to {_day(dates[-1])})" if len(dates) else ""
+        raise DataValidationError(
+            f"too little history: {len(dates)} rows{span}, need at least {cfg.min_history} (min_history)",
+            f"{origin.file} (ticker {ticker})" if origin is not None else f"ticker {ticker}",
+        )
     gaps = np.diff(dates.asi8) // (86_400 * 10**9) if len(dates) > 1 else np.array([])
     big = np.flatnonzero(gaps > cfg.max_gap_days)
     if big.size:
         i = big[0]
-        raise DataValidationError(
-            f"{ticker}: gap of {gaps[i]} days between {_day(dates[i])} and {_day(dates[i + 1])} "
-            f"(max_gap_days={cfg.max_gap_days})"
+        where = (
+            f"{origin.file} {origin.unit}s {origin.lines[i]} and {origin.lines[i + 1]} (ticker {ticker})"
+            if origin is not None
+            else f"ticker {ticker}"
         )
+        raise DataValidationError(
+            f"gap of {gaps[i]} days between {_day(dates[i])} and {_day(dates[i + 1])} "
+            f"(max_gap_days={cfg.max_gap_days})",
+            where,
+        )
+
+
+def validate_ticker(bars: pd.DataFrame, ticker: str, cfg: ValidationConfig, origin: Origin | None = None) -> None:
+    """Check one ticker's bars (bars columns, rows in the order given); raise DataValidationError.
+
+    Checks, in order: duplicate dates, dates in order, NaN / infinite values, prices <= 0, negative volume,
+    high < max(open, close) or low > min(open, close), at least ``min_history`` rows, no gap of more than
+    ``max_gap_days`` calendar days. ``origin`` (local files) lets the message name file, line and column."""
+    dates = pd.DatetimeIndex(bars["date"])
+    _check_order(dates, ticker, origin)
+    _check_values(bars, dates, ticker, origin)
+    _check_range(bars, dates, ticker, origin)
+    _check_history(dates, ticker, origin, cfg)
 
 
 def validate_bars(bars: pd.DataFrame, cfg: ValidationConfig) -> None:
     """Validate every ticker of a bars frame (rows of one ticker kept in the order given)."""
-    missing = set(BAR_COLUMNS) - set(bars.columns)
+    missing = set(REQUIRED_COLUMNS) - set(bars.columns)
     if missing:
         raise DataValidationError(f"bars frame lacks columns {sorted(missing)}")
     if bars.empty:
@@ -123,41 +247,73 @@ def _missing_runs(missing: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b - a)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
+def common_range(bars: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp, str, str]:
+    """(first, last, ticker that starts last, ticker that ends first) of the dates all tickers share."""
+    firsts = bars.groupby("ticker")["date"].min()
+    lasts = bars.groupby("ticker")["date"].max()
+    return firsts.max(), lasts.min(), str(firsts.idxmax()), str(lasts.idxmin())
+
+
 def align(bars: pd.DataFrame, cfg: ValidationConfig) -> Panel:
     """Validate, then put all tickers on one calendar: the union of their trading days between the latest
     first day and the earliest last day. Short holes (<= max_ffill days) are repaired by repeating the
     previous bar; longer ones raise. Uses no data after a date to build that date's row."""
     validate_bars(bars, cfg)
-    firsts = bars.groupby("ticker")["date"].min()
-    lasts = bars.groupby("ticker")["date"].max()
-    start, end = firsts.max(), lasts.min()
+    start, end, late, early = common_range(bars)
     if start >= end:
         raise DataValidationError(
-            f"calendars do not overlap: {firsts.idxmax()} starts {_day(start)} after {lasts.idxmin()} ends {_day(end)}"
+            "tickers with no overlapping dates",
+            f"ticker {late} starts {_day(start)}, after ticker {early} ends {_day(end)}",
         )
     inside = bars[(bars["date"] >= start) & (bars["date"] <= end)]
     calendar = pd.DatetimeIndex(np.sort(inside["date"].unique()))
     if len(calendar) < cfg.min_history:
         raise DataValidationError(
-            f"common calendar {_day(start)} to {_day(end)} has {len(calendar)} days, need at least {cfg.min_history}"
+            f"the dates all tickers share, {_day(start)} to {_day(end)}, are {len(calendar)} days; "
+            f"need at least {cfg.min_history} (min_history)",
+            f"ticker {late} starts {_day(start)}, ticker {early} ends {_day(end)}",
         )
     tickers = tuple(sorted(str(t) for t in inside["ticker"].unique()))
+    fields = _value_columns(bars)
     wide = {
         c: inside.pivot(index="date", columns="ticker", values=c).reindex(index=calendar, columns=list(tickers))
-        for c in (*PRICE_COLUMNS, "volume")
+        for c in fields
     }
     missing = wide["close"].isna().to_numpy()
     for j, ticker in enumerate(tickers):
         for a, length in _missing_runs(missing[:, j]):
             if a == 0 or length > cfg.max_ffill:
                 raise DataValidationError(
-                    f"{ticker}: misaligned calendar: missing {length} consecutive trading days from "
-                    f"{_day(calendar[a])} (max_ffill={cfg.max_ffill})"
+                    f"misaligned calendar: {length} consecutive trading days of the other tickers missing "
+                    f"from {_day(calendar[a])} to {_day(calendar[a + length - 1])} (max_ffill={cfg.max_ffill})",
+                    f"ticker {ticker}",
                 )
     close = wide["close"].ffill().to_numpy()
-    fill = {c: wide[c].to_numpy() for c in wide}
+    fill: dict[str, np.ndarray | None] = {c: None for c in OPTIONAL_COLUMNS}
     for c in ("open", "high", "low", "close"):
-        fill[c] = np.where(missing, close, fill[c])
+        if c in wide:
+            fill[c] = np.where(missing, close, wide[c].to_numpy())
     fill["adj_close"] = wide["adj_close"].ffill().to_numpy()
-    fill["volume"] = wide["volume"].ffill().to_numpy()
+    if "volume" in wide:
+        fill["volume"] = wide["volume"].ffill().to_numpy()
     return Panel(dates=calendar, tickers=tickers, repaired=missing, **fill)
+
+
+def fill_notes(panel: Panel) -> list[Note]:
+    """One note per run of bars that align() filled by repeating the previous bar."""
+    notes = []
+    for j, ticker in enumerate(panel.tickers):
+        for a, length in _missing_runs(panel.repaired[:, j]):
+            days = (
+                _day(panel.dates[a])
+                if length == 1
+                else f"{_day(panel.dates[a])} to {_day(panel.dates[a + length - 1])}"
+            )
+            notes.append(
+                Note(
+                    "filled",
+                    f"{ticker}: no bar on {days} ({length} trading day{'s' if length > 1 else ''} of the other "
+                    f"tickers); repeated the bar of {_day(panel.dates[a - 1])}",
+                )
+            )
+    return notes

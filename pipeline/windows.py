@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lvae.cli import InputError
+
 SPLITS = ("train", "valid", "test", "purged")
 
 
@@ -101,10 +103,14 @@ def split_labels(
     labels[b : b + purge] = "purged"
     counts = {s: int((labels == s).sum()) for s in ("train", "valid", "test")}
     if min(counts.values()) == 0:
-        raise ValueError(
-            f"empty split {counts} for samples {dates[0].date()} to {dates[-1].date()} "
-            f"(train_end={train_end}, valid_end={valid_end}, purge={purge}); "
-            "choose split dates inside the data or use fractions"
+        empty = [s for s, c in counts.items() if c == 0]
+        what = "no training windows" if "train" in empty else f"no {' or '.join(empty)} windows"
+        raise InputError(
+            f"{what}: {n} windows end {dates[0].date()} to {dates[-1].date()}, split {counts} with "
+            f"{purge} purged between periods; choose split dates inside the data, or a longer date range",
+            f"train_end={train_end}, valid_end={valid_end}"
+            if train_end is not None
+            else f"fractions {train_frac:g} / {valid_frac:g}",
         )
     return labels.astype(str)
 

@@ -3,6 +3,7 @@ default build on the embedded snapshot."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 
@@ -82,6 +83,33 @@ def test_incomplete_build_is_not_latest(tmp_path, csv_dir):
     assert latest_build(tmp_path / "nothing") is None
     with pytest.raises(FileNotFoundError, match="not a completed build"):
         load_build(tmp_path / "runs" / "zzz-partial")
+
+
+def test_a_build_that_fails_while_writing_leaves_nothing(tmp_path, csv_dir, monkeypatch):
+    data_dir, _ = csv_dir
+    out = tmp_path / "new" / "deeper" / "b"
+    cfg = BuildConfig(source="csv", data_dir=str(data_dir), target="IDX", out=str(out), **TINY)
+    module = importlib.import_module("pipeline.build")
+
+    def write_then_fail(folder, *args):
+        (folder / "latents.parquet").write_bytes(b"half")
+        raise OSError(28, "No space left on device", str(folder / "windows.npy"))
+
+    monkeypatch.setattr(module, "_write_build", write_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        build(cfg, progress=False)
+    assert list(tmp_path.iterdir()) == [data_dir.parent / "csv"]  # not out, not the folders made for it
+
+
+def test_a_rebuild_replaces_the_old_build_whole(tmp_path, csv_dir):
+    data_dir, _ = csv_dir
+    out = tmp_path / "b"
+    cfg = BuildConfig(source="csv", data_dir=str(data_dir), target="IDX", out=str(out), **TINY)
+    first = build(cfg, progress=False)
+    (out / "latent_pca.png").write_bytes(b"a plot of the old build")
+    second = build(BuildConfig(**{**cfg.__dict__, "seed": 1}), progress=False)
+    assert second.manifest["created_utc"] > first.manifest["created_utc"] and not (out / "latent_pca.png").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "csv"]  # no hidden partial or old folder
 
 
 def test_cli_on_a_real_data_set_it_has_never_seen(shared_datasets, tmp_path, capsys):

@@ -127,19 +127,21 @@ def _bad_frames(truth):
     out = []
     nan = tail.copy()
     nan.loc[aaa & (nan["date"] == day), "close"] = np.nan
-    out.append(("nan", yf_frame(nan, TICKERS), f"AAA: NaN close on {day:%Y-%m-%d}"))
+    out.append(("nan", yf_frame(nan, TICKERS), rf"NaN close .*, ticker AAA on {day:%Y-%m-%d}"))
     neg = tail.copy()
     neg.loc[aaa & (neg["date"] == day), "low"] = -1.0
-    out.append(("nonpositive", yf_frame(neg, TICKERS), f"AAA: non-positive price .* on {day:%Y-%m-%d}"))
+    out.append(("nonpositive", yf_frame(neg, TICKERS), rf"non-positive low -1 .*, ticker AAA on {day:%Y-%m-%d}"))
     gap = tail[~(aaa & (tail["date"] > day))]
     gap = pd.concat([gap, tail[aaa].iloc[[-1]]])  # AAA: nothing between `day` and its last bar
     last = tail[aaa]["date"].iloc[-1]
-    out.append(("gap", yf_frame(gap, TICKERS), f"AAA: gap of .* days between {day:%Y-%m-%d} and {last:%Y-%m-%d}"))
+    out.append(
+        ("gap", yf_frame(gap, TICKERS), rf"gap of .* days between {day:%Y-%m-%d} and {last:%Y-%m-%d} .*, ticker AAA")
+    )
     frame = yf_frame(tail, TICKERS)
     dup = pd.concat([frame, frame.iloc[[2]]]).sort_index(kind="stable")
-    out.append(("duplicate", dup, f"AAA: duplicate date {frame.index[2]:%Y-%m-%d}"))
+    out.append(("duplicate", dup, f"duplicate date {frame.index[2]:%Y-%m-%d}, ticker AAA"))
     uns = frame.iloc[[0, 2, 1, *range(3, len(frame))]]
-    out.append(("unsorted", uns, f"AAA: dates not sorted: {frame.index[1]:%Y-%m-%d} comes after"))
+    out.append(("unsorted", uns, f"dates not in order: {frame.index[1]:%Y-%m-%d} comes after"))
     return out
 
 
@@ -159,7 +161,9 @@ def test_bad_download_raises_and_leaves_cache_unchanged(monkeypatch, tmp_path, t
 
 def test_too_little_history_raises_and_writes_nothing(monkeypatch, tmp_path, truth):
     _install(monkeypatch, FakeYF(truth))
-    with pytest.raises(DataValidationError, match=r"AAA: too little history: \d+ bars, need at least 500"):
+    with pytest.raises(
+        DataValidationError, match=r"too little history: \d+ rows .*need at least 500 \(min_history\), ticker AAA"
+    ):
         fetch(TICKERS, "2020-01-01", "2020-05-01", MarketCache(tmp_path), ValidationConfig(min_history=500), CFG)
     assert snapshot_dir(tmp_path) == {}
 

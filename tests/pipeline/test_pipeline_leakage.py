@@ -38,11 +38,18 @@ CFG = BuildConfig(
 
 
 def _perturb(bars: pd.DataFrame, cut: pd.Timestamp, seed: int, scale: float) -> pd.DataFrame:
+    """Every value after cut moved at random; bars stay valid (low <= open, close <= high)."""
     rng = np.random.default_rng(seed)
     out = bars.copy()
     after = out["date"] > cut
-    for c in (*PRICE_COLUMNS, "volume"):
-        out.loc[after, c] = out.loc[after, c] * np.exp(rng.normal(0, scale, after.sum()))
+    n = int(after.sum())
+    level = np.exp(rng.normal(0, scale, n))  # one factor for a bar's prices keeps its OHLC consistent
+    for c in PRICE_COLUMNS:
+        out.loc[after, c] = out.loc[after, c] * level
+    out.loc[after, "adj_close"] *= np.exp(rng.normal(0, scale, n))
+    out.loc[after, "high"] *= np.exp(np.abs(rng.normal(0, scale, n)))
+    out.loc[after, "low"] *= np.exp(-np.abs(rng.normal(0, scale, n)))
+    out.loc[after, "volume"] *= np.exp(rng.normal(0, scale, n))
     return out
 
 

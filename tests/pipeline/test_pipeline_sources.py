@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from pipeline_fakes import synthetic_bars, write_csv_dir
 
-from pipeline.sources import EMBEDDED_PATH, EMBEDDED_SHA256, load_bars, load_embedded, read_csv_dir
+from pipeline.sources import EMBEDDED_PATH, EMBEDDED_SHA256, load_bars, load_embedded, load_market, read_csv_dir
 from pipeline.validate import DataValidationError, ValidationConfig, align
 
 VAL = ValidationConfig(min_history=20)
@@ -22,16 +22,26 @@ def test_csv_dir_either_order_gz_and_column_order(tmp_path):
     # ml4t order: Date,Open,High,Low,Close,Volume,Adj Close
     b = pd.read_csv(tmp_path / "BBB.csv")
     b[["Date", "Open", "High", "Low", "Close", "Volume", "Adj Close"]].to_csv(tmp_path / "BBB.csv", index=False)
-    (tmp_path / "meta.csv").write_text("Symbol,Name\nAAA,Triple A\n")  # not a bar file: skipped
     got = load_bars("csv", data_dir=tmp_path, validation=VAL)
     pd.testing.assert_frame_equal(got, bars, check_exact=False, rtol=1e-12)
+
+
+def test_a_csv_that_is_not_prices_is_an_error_unless_excluded(tmp_path):
+    bars = synthetic_bars(("AAA", "BBB"), n_days=40)
+    write_csv_dir(bars, tmp_path)
+    (tmp_path / "meta.csv").write_text("Symbol,Name\nAAA,Triple A\n")
+    with pytest.raises(DataValidationError, match=r"no Close or Adj Close column .*--exclude META .*meta.csv line 1"):
+        load_bars("csv", data_dir=tmp_path, validation=VAL)
+    market = load_market("csv", data_dir=tmp_path, validation=VAL, exclude=("meta",))
+    pd.testing.assert_frame_equal(market.bars, bars, check_exact=False, rtol=1e-12)
+    assert [str(n) for n in market.notes] == ["excluded: META (meta.csv) left out by --exclude"]
 
 
 def test_csv_without_adj_close_uses_close(tmp_path):
     bars = synthetic_bars(("AAA",), n_days=30)
     write_csv_dir(bars, tmp_path)
     pd.read_csv(tmp_path / "AAA.csv").drop(columns="Adj Close").to_csv(tmp_path / "AAA.csv", index=False)
-    got = read_csv_dir(tmp_path)
+    got = read_csv_dir(tmp_path, validation=VAL)
     np.testing.assert_allclose(got["adj_close"], bars["close"], rtol=1e-12)
 
 
@@ -45,35 +55,55 @@ def _corrupt(tmp_path, edit):
     return frame
 
 
+# data row i of a file is on line i + 2 (line 1 is the header)
 CASES = {
     "duplicate": (
         lambda f: f.__setitem__("Date", f["Date"].where(f.index != 11, f["Date"][10])),
-        "BBB: duplicate date 2001-01-15",
+        "duplicate date 2001-01-15, .*BBB.csv lines 12 and 13",
     ),
-    "unsorted": (
-        lambda f: f.__setitem__("Date", f["Date"].values[[*range(10), 11, 10, *range(12, 60)]]),
-        "BBB: dates not sorted: 2001-01-15 comes after 2001-01-16",
+    "nan": (
+        lambda f: f.__setitem__("Close", f["Close"].where(f.index != 5, np.nan)),
+        r"missing value \(empty cell\), .*BBB.csv line 7, column Close \(2001-01-08\)",
     ),
-    "nan": (lambda f: f.__setitem__("Close", f["Close"].where(f.index != 5, np.nan)), "BBB: NaN close on 2001-01-08"),
     "nonpositive": (
         lambda f: f.__setitem__("Low", f["Low"].where(f.index != 7, 0.0)),
-        "BBB: non-positive price or negative volume on 2001-01-10",
+        r"non-positive low 0 .*, .*BBB.csv line 9 \(2001-01-10\), column Low",
     ),
-    "gap": (lambda f: f.drop(index=range(20, 30)), "BBB: gap of 17 days between 2001-01-26 and 2001-02-12"),
+    "gap": (
+        lambda f: f.drop(index=range(20, 30)),
+        r"gap of 17 days between 2001-01-26 and 2001-02-12 \(max_gap_days=10\), "
+        r".*BBB.csv lines 21 and 22 \(ticker BBB\)",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_csv_raises_naming_ticker_and_date(tmp_path, case):
+def test_bad_csv_raises_naming_file_line_and_column(tmp_path, case):
     edit, message = CASES[case]
     _corrupt(tmp_path, edit)
     with pytest.raises(DataValidationError, match=message):
         load_bars("csv", data_dir=tmp_path, validation=ValidationConfig(min_history=20, max_gap_days=10))
 
 
+def test_unsorted_dates_are_sorted_and_said_so(tmp_path):
+    bars = synthetic_bars(("AAA", "BBB"), n_days=60)
+    _corrupt(tmp_path, lambda f: f.__setitem__("Date", f["Date"].values[[*range(10), 11, 10, *range(12, 60)]]))
+    market = load_market("csv", data_dir=tmp_path, validation=VAL)
+    b = market.bars[market.bars["ticker"] == "BBB"].reset_index(drop=True)
+    assert b["date"].is_monotonic_increasing and len(b) == 60
+    # the file's row 10 (dated 2001-01-16) and row 11 (2001-01-15) swapped dates, not values
+    assert b.loc[10, "close"] == pytest.approx(bars[bars["ticker"] == "BBB"]["close"].iloc[11])
+    (note,) = market.notes
+    assert note.kind == "sorted" and "BBB.csv: 1 rows out of date order (first: 2001-01-15 on line 13" in note.message
+
+
 def test_too_little_history(tmp_path):
     write_csv_dir(synthetic_bars(("AAA", "BBB"), n_days=60), tmp_path)
-    with pytest.raises(DataValidationError, match="AAA: too little history: 60 bars, need at least 61"):
+    message = (
+        r"too little history: 60 rows \(2001-01-01 to 2001-03-23\), need at least 61 \(min_history\), "
+        r".*AAA.csv \(ticker AAA\)"
+    )
+    with pytest.raises(DataValidationError, match=message):
         load_bars("csv", data_dir=tmp_path, validation=ValidationConfig(min_history=61))
 
 
@@ -94,7 +124,7 @@ def test_short_hole_is_repaired_by_repeating_previous_bar():
 def test_long_hole_is_a_misaligned_calendar():
     bars = synthetic_bars(("AAA", "BBB"), n_days=40)
     hole = (bars["ticker"] == "BBB") & bars["date"].isin(pd.bdate_range("2001-01-10", periods=4))
-    message = "BBB: misaligned calendar: missing 4 consecutive trading days from 2001-01-10"
+    message = "misaligned calendar: 4 consecutive trading days .* from 2001-01-10 to 2001-01-15 .*, ticker BBB"
     with pytest.raises(DataValidationError, match=message):
         align(bars[~hole], ValidationConfig(min_history=20, max_ffill=3))
 
@@ -104,7 +134,9 @@ def test_calendar_is_the_common_range():
     b = synthetic_bars(("BBB",), n_days=60, start="2001-01-15")
     panel = align(pd.concat([a, b], ignore_index=True), VAL)
     assert panel.dates[0] == pd.Timestamp("2001-01-15") and panel.dates[-1] == a["date"].max()
-    with pytest.raises(DataValidationError, match="calendars do not overlap: BBB starts 2001-06-01 after AAA ends"):
+    with pytest.raises(
+        DataValidationError, match="no overlapping dates, ticker BBB starts 2001-06-01, after ticker AAA"
+    ):
         far = synthetic_bars(("BBB",), n_days=60, start="2001-06-01")
         align(pd.concat([a, far], ignore_index=True), VAL)
 
@@ -116,3 +148,60 @@ def test_embedded_snapshot_matches_its_hash_and_universe():
     assert bars["date"].min() == pd.Timestamp("2000-01-03") and bars["date"].max() == pd.Timestamp("2023-04-14")
     panel = align(bars, ValidationConfig())
     assert len(panel.dates) == 5857 and panel.dates[-1] == pd.Timestamp("2023-04-13") and not panel.repaired.any()
+
+
+# --- file formats and dates (pipeline.files), in process -------------------------------------------------
+def _wide_text(tmp_path, rows, header="Date,AAA,BBB"):
+    path = tmp_path / "closes.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_wide_csv_with_an_unnamed_date_column_and_empty_cells_before_a_listing(tmp_path):
+    days = pd.bdate_range("2021-01-04", periods=30)
+    rows = [f"{d.date()},{100 + i},{'' if i < 5 else 50 + i}" for i, d in enumerate(days)]
+    path = _wide_text(tmp_path, rows, header=",AAA,bbb")  # as DataFrame.to_csv writes an unnamed index
+    market = load_market("csv", data_file=path, validation=VAL)
+    bbb = market.bars[market.bars["ticker"] == "BBB"]
+    assert market.layout == "wide file of closes" and len(bbb) == 25 and bbb["date"].iloc[0] == days[5]
+    np.testing.assert_array_equal(bbb["close"], np.arange(55, 80))
+    np.testing.assert_array_equal(bbb["adj_close"], bbb["close"])
+
+
+def test_wide_csv_nan_words_are_errors_that_say_how_to_mark_no_bar(tmp_path):
+    days = pd.bdate_range("2021-01-04", periods=30)
+    rows = [f"{d.date()},{100 + i},{'NA' if i == 7 else 50 + i}" for i, d in enumerate(days)]
+    path = _wide_text(tmp_path, rows)
+    message = r"NaN value 'NA' \(leave the cell empty for no bar that day\), .*closes.csv line 9, column BBB"
+    with pytest.raises(DataValidationError, match=message):
+        load_market("csv", data_file=path, validation=VAL)
+
+
+def test_utc_offsets_across_daylight_saving_keep_the_local_dates(tmp_path):
+    days = pd.bdate_range("2021-03-01", periods=30)  # New York moves from -05:00 to -04:00 on 2021-03-14
+    stamps = pd.DatetimeIndex(days).tz_localize("America/New_York")
+    rows = [f"{s.isoformat(sep=' ')},{100 + i},{50 + i}" for i, s in enumerate(stamps)]
+    assert rows[0].startswith("2021-03-01 00:00:00-05:00") and rows[-1].startswith("2021-04-09 00:00:00-04:00")
+    market = load_market("csv", data_file=_wide_text(tmp_path, rows), validation=VAL)
+    assert list(pd.DatetimeIndex(market.bars["date"].unique())) == list(days)
+    assert [str(n) for n in market.notes][0].startswith("timezone: ") and "(-04:00, -05:00)" in str(market.notes[0])
+
+
+def test_a_constant_time_of_day_is_dropped_and_said_so_but_intraday_bars_are_an_error(tmp_path):
+    days = pd.bdate_range("2021-01-04", periods=30)
+    rows = [f"{d.date()}T16:00:00,{100 + i},{50 + i}" for i, d in enumerate(days)]
+    market = load_market("csv", data_file=_wide_text(tmp_path, rows), validation=VAL)
+    assert market.bars["date"].iloc[0] == days[0] and market.notes[0].kind == "time_of_day"
+    hourly = [f"{d.date()} {h}:30,{100 + i},{50 + i}" for i, d in enumerate(days) for h in (9, 10)]
+    message = r"intraday timestamps \(2021-01-04 09:30:00 and 2021-01-04 10:30:00\).*closes.csv lines 2 and 3"
+    with pytest.raises(DataValidationError, match=message):
+        load_market("csv", data_file=_wide_text(tmp_path, hourly), validation=VAL)
+
+
+def test_one_date_style_per_file(tmp_path):
+    days = pd.bdate_range("2021-01-04", periods=30)
+    rows = [f"{d.month}/{d.day}/{d.year},{100 + i},{50 + i}" for i, d in enumerate(days)]
+    rows[12] = f"{days[12].date()},1,1"
+    message = r"date '2021-01-20' is not in the file's format \(M/D/YYYY, as on line 2\), .*closes.csv line 14"
+    with pytest.raises(DataValidationError, match=message):
+        load_market("csv", data_file=_wide_text(tmp_path, rows), validation=VAL)

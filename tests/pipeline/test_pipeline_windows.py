@@ -67,7 +67,7 @@ def test_split_labels_by_dates_and_by_fractions():
     assert list(lab[75:]) == ["test"] * 25
     frac = split_labels(dates, 5, None, None, 0.6, 0.2)
     assert [(frac == s).sum() for s in ("train", "purged", "valid", "test")] == [60, 10, 15, 15]
-    with pytest.raises(ValueError, match="empty split"):
+    with pytest.raises(ValueError, match="no valid or test windows"):
         split_labels(dates, 5, "2030-01-01", "2031-01-01", 0.7, 0.15)
 
 
