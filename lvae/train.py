@@ -40,6 +40,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from lvae.checkpoint import atomic_save, load_checkpoint, model_kind
+from lvae.cli import InputError
 from lvae.config import TrainConfig
 from lvae.evaluate import active_units
 from lvae.model import HierarchicalModel
@@ -74,7 +75,7 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but no CUDA device is available (use --device cpu or auto)")
+        raise InputError(f"device {name!r} asked for, but no CUDA device is available (use cpu or auto)", "--device")
     return device
 
 

@@ -91,6 +91,8 @@ class BuildConfig:
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
             raise InputError(f"source must be one of {SOURCES}, got {self.source!r}", "source")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise InputError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}", "--device")
         if self.source == "csv" and (self.data_dir is None) == (self.data_file is None):
             raise InputError("source 'csv' reads exactly one of data_dir and data_file", "data_dir, data_file")
         if self.source != "csv" and (self.data_dir or self.data_file):
@@ -507,6 +509,7 @@ def _parse(argv: list[str] | None) -> tuple[BuildConfig, bool]:
     p.add_argument("--window", type=int, default=d.window, help="trading days per sample")
     p.add_argument("--epochs", type=int, default=d.epochs, help="LVAE training epochs")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed")
+    p.add_argument("--device", default=d.device, help="where the LVAE trains: auto (CUDA when present), cpu, cuda")
     p.add_argument("--min-history", type=int, default=d.min_history, help="fewest bars a ticker may have")
     p.add_argument("--max-gap-days", type=int, default=d.max_gap_days, help="most calendar days between two bars")
     p.add_argument("--max-ffill", type=int, default=d.max_ffill, help="most missing days filled (printed)")
@@ -549,6 +552,7 @@ def _parse(argv: list[str] | None) -> tuple[BuildConfig, bool]:
             window=a.window,
             epochs=a.epochs,
             seed=a.seed,
+            device=a.device,
             min_history=a.min_history,
             max_gap_days=a.max_gap_days,
             max_ffill=a.max_ffill,
