@@ -49,8 +49,8 @@ def conclusion(sharpe: Comparison, mean: Comparison | None, seeds: Comparison | 
         if seed_ok and same_sign:
             found.append(f"a {'higher' if test.mean_diff > 0 else 'lower'} {name}")
         else:
-            return (f"significant over days but not across seeds (n = {seeds.n_seeds}, p {_p(seeds.p_value)}): "
-                    "seed noise could explain it — no evidence either way")  # fmt: skip
+            return (f"significant over days but not across seeds (n = {seeds.n_seeds}, t-test p {_p(seeds.p_value)}, "
+                    f"Holm p {_p(seeds.p_holm)}): seed noise could explain it — no evidence either way")  # fmt: skip
     if found:
         return f"evidence of {' and '.join(found)} for {sharpe.a} (Holm-adjusted, over days and seeds)"
     raw = min(t.p_value for t in (sharpe, mean, seeds) if t is not None)

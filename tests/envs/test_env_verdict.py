@@ -146,3 +146,16 @@ def test_panel_checks():
     assert to_panel(check_panel(short)).dropped_days == 3
     with pytest.raises(ValueError, match="no 'buy_and_hold'"):
         compute_verdict(to_panel(check_panel(df[df.config != "buy_and_hold"])), cfg=FAST)
+
+
+def test_a_gap_significant_over_days_but_not_over_seeds_after_holm_is_no_evidence():
+    from envs.verdict import Comparison
+    from envs.verdict_text import conclusion
+
+    def comp(metric, p, p_holm):
+        return Comparison("ppo/lvae", "ppo/pca", 5.0, metric, 1.2, 0.6, 1.9, p, p_holm, "m", 18, 2, 2, 4531)
+
+    text = conclusion(comp("sharpe", 0.0005, 0.02), None, comp("sharpe_over_seeds", 0.004, 0.06), 0.05, 16)
+    assert "not across seeds" in text and "Holm p = 0.06" in text and text.endswith("no evidence either way")
+    claim = conclusion(comp("sharpe", 0.0005, 0.02), None, comp("sharpe_over_seeds", 0.004, 0.03), 0.05, 16)
+    assert claim.startswith("evidence of a higher Sharpe ratio for ppo/lvae")
