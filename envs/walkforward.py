@@ -44,8 +44,10 @@ import dataclasses
 import json
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -386,8 +388,39 @@ class WalkForwardResult:
     doc: dict[str, Any]  # walkforward.json
 
 
-def run_walkforward(cfg: WalkForwardConfig) -> WalkForwardResult:
-    """Run every fold and write the output folder (see the module docstring)."""
+@dataclass
+class FoldOutput:
+    """Everything one fold adds to a run: its scores, fitted encoders, agents and timing."""
+
+    scores: Scores
+    encoders: list[dict[str, Any]]
+    agents: list[dict[str, Any]]
+    timing: dict[str, Any]
+
+
+def run_fold(cfg: WalkForwardConfig, data: MarketData, fold: CalendarFold, root: Path) -> FoldOutput:
+    """One fold, on its own: refit the encoders on its training rows, score the baselines and probes, train and
+    score the agents (their files go to ``root/models``). Folds share nothing but the encoder cache, so they can
+    run in any order or in parallel (the Prefect walk-forward flow maps them over Dask workers)."""
+    t = time.perf_counter()
+    scores = Scores()
+    ff = fold_features(cfg, data, fold)
+    t_enc = time.perf_counter() - t
+    if cfg.baselines:
+        baselines(scores, cfg, data, fold)
+    for kind in cfg.features:
+        probe(scores, cfg, data, fold, kind, ff.sets[(kind, 0)])
+    info = agents(scores, cfg, data, fold, ff, root)
+    timing = {"fold": fold.index, "encoders_s": round(t_enc, 1), "total_s": round(time.perf_counter() - t, 1)}
+    return FoldOutput(scores, ff.encoders, info, timing)
+
+
+def run_walkforward(cfg: WalkForwardConfig, map_folds: Callable | None = None) -> WalkForwardResult:
+    """Run every fold and write the output folder (see the module docstring).
+
+    ``map_folds(fn, folds)`` runs ``fn`` on every fold and returns the outputs in fold order; the default runs
+    them one after another with a progress bar. A Dask-backed map gives the same folder (folds are independent).
+    """
     from tqdm.auto import tqdm
 
     from envs.walkforward_report import write_report
@@ -398,23 +431,21 @@ def run_walkforward(cfg: WalkForwardConfig) -> WalkForwardResult:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     root = Path(cfg.out) if cfg.out else Path("runs/walkforward") / f"{stamp}-{cfg.agent.agent}"
     root.mkdir(parents=True, exist_ok=True)
-    scores, encoders, agent_info, timings = Scores(), [], [], []
-    bar = tqdm(folds, desc="walk-forward", disable=not cfg.progress)
-    for fold in bar:
-        bar.set_postfix_str(f"test {fold.test_years[0]}: encoders")
-        t = time.perf_counter()
-        ff = fold_features(cfg, data, fold)
-        t_enc = time.perf_counter() - t
-        encoders += ff.encoders
-        if cfg.baselines:
-            baselines(scores, cfg, data, fold)
-        for kind in cfg.features:
-            probe(scores, cfg, data, fold, kind, ff.sets[(kind, 0)])
-        bar.set_postfix_str(f"test {fold.test_years[0]}: agents")
-        agent_info += agents(scores, cfg, data, fold, ff, root)
-        timings.append(
-            {"fold": fold.index, "encoders_s": round(t_enc, 1), "total_s": round(time.perf_counter() - t, 1)}
-        )
+    one = partial(run_fold, cfg, data, root=root)
+    if map_folds is None:
+        outputs = [one(f) for f in tqdm(folds, desc="walk-forward", disable=not cfg.progress)]
+    else:
+        outputs = list(map_folds(one, folds))
+    scores = Scores()
+    encoders: list[dict[str, Any]] = []
+    agent_info: list[dict[str, Any]] = []
+    timings: list[dict[str, Any]] = []
+    for out in outputs:
+        for name in ("test", "valid", "results", "probes"):
+            getattr(scores, name).extend(getattr(out.scores, name))
+        encoders += out.encoders
+        agent_info += out.agents
+        timings.append(out.timing)
     test = pd.concat(scores.test, ignore_index=True)
     valid = pd.concat(scores.valid, ignore_index=True)
     doc = {
@@ -450,7 +481,15 @@ def add_verdict(result: WalkForwardResult, cfg: WalkForwardConfig) -> Any:
     """The statistical verdict (envs.verdict) of the written folder: its keys go into walkforward.json and
     ``result.doc``, its text to the top of report.md; the run's configurations go into the run log."""
     from envs.verdict import VerdictConfig, write_verdict
+    from envs.walkforward_report import _jsonable
 
+    if "buy_and_hold" not in set(result.test["config"]):
+        # every test of the verdict is against buy-and-hold or pairs agents with it in one family
+        note = "No verdict: it tests against buy_and_hold, which this run left out (--no-baselines)."
+        result.doc["verdict_text"] = [note]
+        (result.root / "walkforward.json").write_text(json.dumps(_jsonable(result.doc), indent=1))
+        print(note)
+        return None
     headline = min(cfg.cost_bps, key=lambda c: (abs(c - cfg.agent.cost_bps), c))  # the agents' training cost
     verdict = write_verdict(
         result.root, VerdictConfig(headline_cost_bps=headline, run_log=cfg.agent.run_log), quiet=True

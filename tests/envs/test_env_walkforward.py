@@ -160,3 +160,25 @@ def test_excess_sharpe_of_cash_is_undefined_not_a_rounding_ratio():
     assert np.isnan(excess_sharpe(cash - rf))
     r = np.random.default_rng(0).normal(5e-4, 0.01, 100)
     assert excess_sharpe(r - rf) == sharpe_ratio(r - rf)
+
+
+def test_folds_mapped_in_any_order_give_the_same_folder(tmp_path):
+    # Folds share nothing but the encoder cache: a mapper that runs them last-first (as parallel workers might
+    # finish) writes the same daily returns as the serial loop.
+    agent = replace(SMALL.agent, run_log=str(tmp_path / "trials.jsonl"))
+    cfg = replace(SMALL, max_folds=2, features=("raw",), baselines=False, encoder_cache=str(tmp_path / "cache"),
+                  agent=agent)  # fmt: skip
+    serial = wf.run_walkforward(replace(cfg, out=str(tmp_path / "serial")))
+    seen = []
+
+    def last_first(fn, folds):
+        seen.extend(f.index for f in folds)
+        return [fn(f) for f in reversed(folds)][::-1]
+
+    mapped = wf.run_walkforward(replace(cfg, out=str(tmp_path / "mapped")), map_folds=last_first)
+    assert len(seen) == 2
+    key = ["config", "fold", "seed", "cost_bps", "date"]
+    pd.testing.assert_frame_equal(serial.test.sort_values(key, ignore_index=True),
+                                  mapped.test.sort_values(key, ignore_index=True))  # fmt: skip
+    assert [t["fold"] for t in mapped.doc["timings"]] == seen
+    assert mapped.doc["verdict_text"][0].startswith("No verdict")  # no buy-and-hold to test against
