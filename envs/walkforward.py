@@ -369,7 +369,7 @@ def agents(scores: Scores, cfg: WalkForwardConfig, data: MarketData, fold: Calen
             feats = {b: a[0] for b, a in arrays.items()}
             prices = {b: a[1] for b, a in arrays.items()}
             path = root / "models" / f"{cfg.agent.agent}-{kind}-fold{fold.index}-seed{seed}.zip"
-            model, step, sharpes = train_and_select(cfg.agent, feats, prices, seed, path)
+            model, step, sharpes = train_and_select(cfg.agent, feats, prices, seed, path, root / "tensorboard")
             d = {b: agent_decisions(model, x, data.close, fold.rows(b), cfg) for b in ("valid", "test")}
             score(scores, cfg, data, fold, (f"{cfg.agent.agent}/{kind}", kind, cfg.agent.agent, seed), d)
             info.append({"fold": fold.index, "features": kind, "seed": seed, "checkpoint": step,
@@ -516,6 +516,7 @@ def _parse(argv: list[str] | None) -> WalkForwardConfig:
     o.add_argument("--out", help="output folder (default runs/walkforward/<UTC time>-<agent>)")
     o.add_argument("--run-log", help="append-only log of configurations tried per data set (runs/trials.jsonl)")
     o.add_argument("--no-progress", action="store_true", help="no progress bars")
+    o.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs of agent training")
     a = p.parse_args(argv)
     cfg = QUICK if a.quick else base
     data = {"source": a.source, "data_dir": a.data_dir, "target": a.target, "start": a.start, "end": a.end,
@@ -531,6 +532,8 @@ def _parse(argv: list[str] | None) -> WalkForwardConfig:
     agent = {k: v for k, v in agent.items() if v is not None}
     if a.no_short:
         agent["allow_short"] = False
+    if a.no_tensorboard:
+        agent["tensorboard"] = False
     agent["progress"] = False  # one bar for the whole run
     top = {"features": a.features, "window": a.window, "fold_years": a.fold_years, "rf": a.rf,
            "min_train_years": a.min_train_years, "train_years": a.train_years, "max_folds": a.max_folds,
