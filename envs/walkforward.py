@@ -216,8 +216,12 @@ class FoldFeatures:
     encoders: list[dict[str, Any]]  # kind, seed, cache key, cached, fit seconds
 
 
-def fold_features(cfg: WalkForwardConfig, data: MarketData, fold: CalendarFold) -> FoldFeatures:
-    """Normaliser, windows, LVAE / VAE latents (cached), PCA, raw; z-scored with training statistics."""
+def fold_features(
+    cfg: WalkForwardConfig, data: MarketData, fold: CalendarFold, log_dir: Path | None = None
+) -> FoldFeatures:
+    """Normaliser, windows, LVAE / VAE latents (cached), PCA, raw; z-scored with training statistics.
+
+    With ``log_dir``, encoders fitted here (not cache hits) log to ``<log_dir>/<kind>-fold<k>-seed<s>``."""
     d = cfg.data
     windows, normaliser = fold_windows(data.features, fold.train, d.window, d.clip, data.tickers, FEATURE_NAMES)
     train = np.zeros(len(windows), dtype=bool)
@@ -234,7 +238,8 @@ def fold_features(cfg: WalkForwardConfig, data: MarketData, fold: CalendarFold) 
                 "train_start": str(data.dates[fold.train[0]].date()),
                 "train_end": str(data.dates[fold.train[1] - 1].date()),
             }
-            fit = fit_encoder(kind, windows[train], replace(d, seed=seed), cfg.encoder_cache, progress=False, meta=meta)
+            board = log_dir / f"{kind}-fold{fold.index}-seed{seed}" if log_dir is not None else None
+            fit = fit_encoder(kind, windows[train], replace(d, seed=seed), cfg.encoder_cache, False, meta, board)
             latents = encode_windows(fit.model, windows, d.encode_layers)
             sets[(kind, seed)] = make_features(kind, latents, windows, train)
             encoders.append({"fold": fold.index, "kind": kind, "seed": seed, "key": fit.key,
@@ -403,7 +408,7 @@ def run_walkforward(cfg: WalkForwardConfig) -> WalkForwardResult:
     for fold in bar:
         bar.set_postfix_str(f"test {fold.test_years[0]}: encoders")
         t = time.perf_counter()
-        ff = fold_features(cfg, data, fold)
+        ff = fold_features(cfg, data, fold, root / "tensorboard" if cfg.agent.tensorboard else None)
         t_enc = time.perf_counter() - t
         encoders += ff.encoders
         if cfg.baselines:
