@@ -77,5 +77,5 @@ def log_equity_axis(ax: Any) -> None:
 
     ax.set_yscale("log")
     for set_formatter in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
-        set_formatter(Plain(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+        set_formatter(Plain(labelOnlyBase=False, minor_thresholds=(2, 1)))
     ax.set_ylabel(EQUITY_LABEL.replace(")", ", log scale)"))

@@ -38,3 +38,6 @@ def test_a_second_fit_loads_the_cached_model(tmp_path):
     assert sorted(p.suffix for p in (tmp_path / "cache").iterdir()) == [".json", ".pt"]
     # the fit logged its epoch to TensorBoard; the cache hit trained nothing and logged nothing
     assert len(list((tmp_path / "tb1").glob("events.out.tfevents.*"))) == 1 and not (tmp_path / "tb2").exists()
+    plain = fit_encoder("vae", x, CFG, None)  # no cache, no TensorBoard: logging leaves the fit unchanged
+    for a, b in zip(first.model.state_dict().values(), plain.model.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
