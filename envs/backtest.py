@@ -61,6 +61,7 @@ class BacktestConfig:
     torch_threads: int = 1  # torch threads for training (the machine is shared)
     progress: bool = True  # progress bars (build and training)
     run_log: str = "runs/trials.jsonl"  # append-only log of configurations tried per data set (for the DSR)
+    tensorboard: bool = True  # log agent training to <out>/tensorboard/ (`tensorboard --logdir runs/`)
 
     def __post_init__(self) -> None:
         if self.agent not in AGENTS:
@@ -154,10 +155,10 @@ def load_or_build(cfg: BacktestConfig) -> Any:
 
 
 # --- training -----------------------------------------------------------------------------------------
-def _make_model(cfg: BacktestConfig, venv: Any, seed: int) -> Any:
+def _make_model(cfg: BacktestConfig, venv: Any, seed: int, tensorboard_dir: Path | None = None) -> Any:
     import stable_baselines3 as sb3
 
-    tb = "runs/tensorboard" if importlib.util.find_spec("tensorboard") else None
+    tb = str(tensorboard_dir) if tensorboard_dir is not None else None
     common: dict[str, Any] = {"seed": seed, "verbose": 0, "tensorboard_log": tb, "device": "cpu"}
     net = {"net_arch": [64, 64]}
     if cfg.agent == "ppo":
@@ -184,11 +185,14 @@ def train_and_select(
     prices: dict[str, np.ndarray],
     seed: int,
     model_path: Path,
+    tensorboard_dir: Path | None = None,
 ) -> tuple[Any, int, list[float]]:
     """Train on the training period; keep the checkpoint with the best validation Sharpe.
 
     Returns the model (best weights loaded, saved to ``model_path``), its training step and the validation
-    Sharpe (per period) of every checkpoint evaluated.
+    Sharpe (per period) of every checkpoint evaluated. With ``tensorboard_dir`` (and ``cfg.tensorboard``),
+    stable-baselines3 logs training (episode reward, losses, entropy, ...) and each checkpoint's validation
+    Sharpe to ``<tensorboard_dir>/<model file stem>_1``.
     """
     import torch
     from stable_baselines3.common.callbacks import BaseCallback
@@ -205,7 +209,7 @@ def train_and_select(
         )
     )  # fmt: skip
     valid_env = LatentTradingEnv(features["valid"], prices["valid"], config=tcfg)
-    model = _make_model(cfg, venv, seed)
+    model = _make_model(cfg, venv, seed, tensorboard_dir if cfg.tensorboard else None)
     every = max(1, cfg.timesteps // cfg.n_checkpoints)
     best: dict[str, Any] = {"sharpe": -np.inf, "step": 0, "state": None}
     sharpes: list[float] = []
@@ -228,9 +232,11 @@ def train_and_select(
             if self.num_timesteps >= self.next and len(sharpes) < cfg.n_checkpoints - 1:
                 self.next += every
                 check(self.num_timesteps)
+                self.logger.record("eval/valid_sharpe", sharpes[-1])  # per period; written with the next rollout
             return True
 
-    model.learn(cfg.timesteps, callback=Checkpoints(), progress_bar=cfg.progress and _has_progress_bar())
+    progress = cfg.progress and _has_progress_bar()
+    model.learn(cfg.timesteps, callback=Checkpoints(), progress_bar=progress, tb_log_name=model_path.stem)
     check(model.num_timesteps)  # the final weights are always a candidate
     model.policy.load_state_dict(best["state"])
     model_path.parent.mkdir(parents=True, exist_ok=True)
@@ -343,7 +349,7 @@ def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
         feats = _period_arrays(make_features(kind, b.latents, b.windows, train_mask), periods)
         for seed in range(cfg.seeds):
             model_path = root / "models" / f"{cfg.agent}-{kind}-seed{seed}.zip"
-            model, step, _ = train_and_select(cfg, feats, prices, seed, model_path)
+            model, step, _ = train_and_select(cfg, feats, prices, seed, model_path, root / "tensorboard")
             tcfg = cfg.trading_config()
             paths = [
                 evaluate(SB3Policy(model), LatentTradingEnv(feats[p], prices[p], config=tcfg))
@@ -400,6 +406,7 @@ def _parse(argv: list[str] | None) -> BacktestConfig:
     p.add_argument("--n-envs", type=int, default=d.n_envs, help="parallel training episodes")
     p.add_argument("--checkpoints", type=int, default=d.n_checkpoints, help="validation checks per run")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs of agent training")
     p.add_argument(
         "--walk-forward",
         action="store_true",
@@ -412,6 +419,7 @@ def _parse(argv: list[str] | None) -> BacktestConfig:
             slippage_bps=a.slippage_bps, borrow_rate=a.borrow_rate, action_space=a.action_space,
             allow_short=not a.no_short, features=tuple(dict.fromkeys(a.features)), build=a.build, out=a.out,
             n_envs=a.n_envs, n_checkpoints=a.checkpoints, progress=not a.no_progress,
+            tensorboard=not a.no_tensorboard,
         )  # fmt: skip
     except ValueError as e:  # a combination of flags the config rejects
         p.error(str(e))

@@ -136,36 +136,55 @@ def _verdict_panel(report: Report):  # noqa: ANN202 - envs.panel.Panel
 
 
 def _plots(report: Report) -> None:
+    """equity.png (does an agent beat buy-and-hold?), drawdown.png (how deep are its losses?), positions.png
+    (what does it hold?); each line is the median seed of its policy, and says so."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    dates = report.test_dates
+    from envs.plot_labels import EQUITY_LABEL, date_axis, line_color, line_label, percent_axis
+
+    dates = pd_dates(report.test_dates)
     names = list(report.rows)
     reps = {name: representative(report.runs, name) for name in names}
+    n_seeds = {name: sum(r.name == name for r in report.runs) for name in names}
+    period = f"test period {dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d}, {report.config.cost_bps:g} bp costs"
     for kind in ("equity", "drawdown"):
         fig, ax = plt.subplots(figsize=(10, 4.5))
         for name, run in reps.items():
             equity = np.concatenate([[1.0], run.test.equity])
             y = equity if kind == "equity" else equity / np.maximum.accumulate(equity) - 1.0
-            style = {"color": "black", "lw": 2.0} if name == "buy_and_hold" else {"lw": 1.0}
-            ax.plot(dates[: len(y)], y, label=f"{name} (seed {run.seed})", **style)
-        ax.set_title(f"Test period {kind} (median seed per policy; buy-and-hold is the benchmark)")
-        ax.set_ylabel("equity (start = 1)" if kind == "equity" else "drawdown")
+            style = {"color": "black", "lw": 2.0} if name == "buy_and_hold" else {"lw": 1.0, "color": line_color(name)}
+            ax.plot(dates[: len(y)], y, label=line_label(name, n_seeds[name], "median", run.seed), **style)
+        title = "Growth of 1 invested" if kind == "equity" else "Drawdown from the running peak"
+        ax.set_title(f"{title}, {period}")
+        ax.set_ylabel(EQUITY_LABEL if kind == "equity" else "drawdown (% of peak equity)")
+        if kind == "drawdown":
+            percent_axis(ax)
+        date_axis(ax)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         fig.tight_layout()
         fig.savefig(report.root / f"{kind}.png", dpi=110)
         plt.close(fig)
     agents = [n for n in names if reps[n].checkpoint is not None] or names
-    fig, axes = plt.subplots(len(agents), 1, figsize=(10, 1.8 * len(agents) + 0.6), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(len(agents), 1, figsize=(10, 1.8 * len(agents) + 0.8), sharex=True, squeeze=False)
     for ax, name in zip(axes[:, 0], agents, strict=True):
-        pos = reps[name].test.positions
+        pos = np.asarray(reps[name].test.positions).reshape(len(reps[name].test.returns), -1).sum(axis=1)
         ax.step(dates[: len(pos)], pos, where="post", lw=0.8)
-        ax.set_ylabel("position")
-        ax.set_title(f"{name} (seed {reps[name].seed})", fontsize=9)
+        ax.set_ylabel("position\n(x equity)")
+        ax.set_title(line_label(name, n_seeds[name], "median", reps[name].seed), fontsize=9)
         ax.grid(alpha=0.3)
+    date_axis(axes[-1, 0])
+    fig.suptitle(f"Positions held (1 = long the index with all equity, -1 = short), {period}", fontsize=10)
     fig.tight_layout()
     fig.savefig(report.root / "positions.png", dpi=110)
     plt.close(fig)
+
+
+def pd_dates(dates: np.ndarray) -> Any:
+    """The dates as a pandas DatetimeIndex (matplotlib's date axis and strftime read it)."""
+    import pandas as pd
+
+    return pd.DatetimeIndex(pd.to_datetime(dates))

@@ -22,7 +22,19 @@ from typing import Any
 RUN_LOG = "runs/trials.jsonl"
 # Settings that say where, when or how visibly a run ran, not what it tried.
 VOLATILE = frozenset(
-    {"out", "progress", "wall_s", "build", "root", "data_dir", "versions", "started", "finished", "run_log"}
+    {
+        "out",
+        "progress",
+        "wall_s",
+        "build",
+        "root",
+        "data_dir",
+        "versions",
+        "started",
+        "finished",
+        "run_log",
+        "tensorboard",
+    }
 )
 
 

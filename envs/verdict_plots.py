@@ -30,6 +30,8 @@ def plot_verdict(panel: Panel, verdict: Verdict, out: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from envs.plot_labels import date_axis, describe, line_color, line_label, log_equity_axis
+
     bench = verdict.config.benchmark
     paths = []
     fs = verdict.fold_sharpe.loc[_agents_first(list(verdict.fold_sharpe.index), bench)]
@@ -37,10 +39,10 @@ def plot_verdict(panel: Panel, verdict: Verdict, out: Path) -> list[Path]:
     lim = float(np.nanmax(np.abs(fs.to_numpy()))) or 1.0
     im = ax.imshow(fs.to_numpy(), cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
     ax.set_xticks(range(fs.shape[1]), [str(c) for c in fs.columns], fontsize=7)
-    ax.set_yticks(range(len(fs)), list(fs.index), fontsize=7)
+    ax.set_yticks(range(len(fs)), [describe(n) for n in fs.index], fontsize=7)
     ax.set_xlabel("fold")
     ax.set_title(f"Test Sharpe per fold (mean over seeds), {verdict.headline_cost:g} bp")
-    fig.colorbar(im, ax=ax, label="Sharpe")
+    fig.colorbar(im, ax=ax, label="annualised Sharpe ratio (excess)")
     paths.append(_save(fig, out / "verdict_heatmap.png", plt))
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -53,13 +55,13 @@ def plot_verdict(panel: Panel, verdict: Verdict, out: Path) -> list[Path]:
         y = np.array([s.mean for s in rows])
         lo = np.array([s.t_low if s.n > 1 else s.mean for s in rows])
         hi = np.array([s.t_high if s.n > 1 else s.mean for s in rows])
-        style = {"color": "black", "lw": 2.0} if name == bench else {"lw": 1.0}
-        label = f"{name} (n = {rows[0].n})"
+        style = {"color": "black", "lw": 2.0} if name == bench else {"lw": 1.0, "color": line_color(name)}
+        label = line_label(name, rows[0].n, "mean")
         ax.errorbar(x, y, yerr=[y - lo, hi - y], marker="o", ms=3, capsize=2, label=label, **style)
     ax.axhline(0, color="grey", lw=0.5)
-    ax.set_xlabel("cost (bp per unit of turnover)")
-    ax.set_ylabel("Sharpe (mean over seeds, t-interval over n)")
-    ax.set_title("Test Sharpe against cost per feature set")
+    ax.set_xlabel("cost per unit of turnover (basis points)")
+    ax.set_ylabel("annualised Sharpe ratio (excess)")
+    ax.set_title("Test Sharpe against cost per feature set (bars: 95 % t-interval over seeds)")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     paths.append(_save(fig, out / "verdict_cost.png", plt))
@@ -69,14 +71,14 @@ def plot_verdict(panel: Panel, verdict: Verdict, out: Path) -> list[Path]:
     series += [s for s in panel.at_cost(verdict.headline_cost) if s.config == bench]
     for s in series:
         eq = np.cumprod(1.0 + s.net, axis=1)  # (S, T)
-        style = {"color": "black", "lw": 2.0} if s.config == bench else {"lw": 1.2}
-        (line,) = ax.plot(panel.dates, eq.mean(axis=0), label=f"{s.config} (mean of {len(s.seeds)} seeds)", **style)
+        style = {"color": "black", "lw": 2.0} if s.config == bench else {"lw": 1.2, "color": line_color(s.config)}
+        (line,) = ax.plot(panel.dates, eq.mean(axis=0), label=line_label(s.config, len(s.seeds), "mean"), **style)
         if len(s.seeds) > 1:
             ax.fill_between(panel.dates, eq.min(axis=0), eq.max(axis=0), color=line.get_color(), alpha=0.12)
     for d in panel.dates[np.flatnonzero(np.diff(panel.folds)) + 1]:
         ax.axvline(d, color="grey", lw=0.3)
-    ax.set_yscale("log")
-    ax.set_ylabel("equity (start = 1, log)")
+    log_equity_axis(ax)
+    date_axis(ax, "date (test blocks; grey lines: fold boundaries)")
     ax.set_title(f"Out-of-sample equity stitched across folds, {verdict.headline_cost:g} bp (band: seed range)")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
@@ -91,9 +93,9 @@ def plot_verdict(panel: Panel, verdict: Verdict, out: Path) -> list[Path]:
             ax.plot([s.t_low, s.t_high], [i, i], color="black", lw=1)
         ax.plot([s.mean], [i], marker="|", color="black", ms=12)
     shown = [n for n in names if n in head]
-    ax.set_yticks(range(len(shown)), shown, fontsize=7)
+    ax.set_yticks(range(len(shown)), [describe(n) for n in shown], fontsize=7)
     ax.axvline(0, color="grey", lw=0.5)
-    ax.set_xlabel("test Sharpe per seed (bar: mean, line: t-interval)")
+    ax.set_xlabel("annualised test Sharpe ratio per seed (dots; bar: mean, line: 95 % t-interval)")
     ax.set_title(f"Seed spread, {verdict.headline_cost:g} bp")
     ax.grid(alpha=0.3)
     paths.append(_save(fig, out / "verdict_seeds.png", plt))

@@ -218,8 +218,12 @@ class FoldFeatures:
     encoders: list[dict[str, Any]]  # kind, seed, cache key, cached, fit seconds
 
 
-def fold_features(cfg: WalkForwardConfig, data: MarketData, fold: CalendarFold) -> FoldFeatures:
-    """Normaliser, windows, LVAE / VAE latents (cached), PCA, raw; z-scored with training statistics."""
+def fold_features(
+    cfg: WalkForwardConfig, data: MarketData, fold: CalendarFold, log_dir: Path | None = None
+) -> FoldFeatures:
+    """Normaliser, windows, LVAE / VAE latents (cached), PCA, raw; z-scored with training statistics.
+
+    With ``log_dir``, encoders fitted here (not cache hits) log to ``<log_dir>/<kind>-fold<k>-seed<s>``."""
     d = cfg.data
     windows, normaliser = fold_windows(data.features, fold.train, d.window, d.clip, data.tickers, FEATURE_NAMES)
     train = np.zeros(len(windows), dtype=bool)
@@ -236,7 +240,8 @@ def fold_features(cfg: WalkForwardConfig, data: MarketData, fold: CalendarFold) 
                 "train_start": str(data.dates[fold.train[0]].date()),
                 "train_end": str(data.dates[fold.train[1] - 1].date()),
             }
-            fit = fit_encoder(kind, windows[train], replace(d, seed=seed), cfg.encoder_cache, progress=False, meta=meta)
+            board = log_dir / f"{kind}-fold{fold.index}-seed{seed}" if log_dir is not None else None
+            fit = fit_encoder(kind, windows[train], replace(d, seed=seed), cfg.encoder_cache, False, meta, board)
             latents = encode_windows(fit.model, windows, d.encode_layers)
             sets[(kind, seed)] = make_features(kind, latents, windows, train)
             encoders.append({"fold": fold.index, "kind": kind, "seed": seed, "key": fit.key,
@@ -371,7 +376,7 @@ def agents(scores: Scores, cfg: WalkForwardConfig, data: MarketData, fold: Calen
             feats = {b: a[0] for b, a in arrays.items()}
             prices = {b: a[1] for b, a in arrays.items()}
             path = root / "models" / f"{cfg.agent.agent}-{kind}-fold{fold.index}-seed{seed}.zip"
-            model, step, sharpes = train_and_select(cfg.agent, feats, prices, seed, path)
+            model, step, sharpes = train_and_select(cfg.agent, feats, prices, seed, path, root / "tensorboard")
             d = {b: agent_decisions(model, x, data.close, fold.rows(b), cfg) for b in ("valid", "test")}
             score(scores, cfg, data, fold, (f"{cfg.agent.agent}/{kind}", kind, cfg.agent.agent, seed), d)
             info.append({"fold": fold.index, "features": kind, "seed": seed, "checkpoint": step,
@@ -404,7 +409,7 @@ def run_fold(cfg: WalkForwardConfig, data: MarketData, fold: CalendarFold, root:
     run in any order or in parallel (the Prefect walk-forward flow maps them over Dask workers)."""
     t = time.perf_counter()
     scores = Scores()
-    ff = fold_features(cfg, data, fold)
+    ff = fold_features(cfg, data, fold, root / "tensorboard" if cfg.agent.tensorboard else None)
     t_enc = time.perf_counter() - t
     if cfg.baselines:
         baselines(scores, cfg, data, fold)
@@ -555,6 +560,7 @@ def _parse(argv: list[str] | None) -> WalkForwardConfig:
     o.add_argument("--out", help="output folder (default runs/walkforward/<UTC time>-<agent>)")
     o.add_argument("--run-log", help="append-only log of configurations tried per data set (runs/trials.jsonl)")
     o.add_argument("--no-progress", action="store_true", help="no progress bars")
+    o.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs of agent training")
     a = p.parse_args(argv)
     cfg = QUICK if a.quick else base
     data = {"source": a.source, "data_dir": a.data_dir, "target": a.target, "start": a.start, "end": a.end,
@@ -570,6 +576,8 @@ def _parse(argv: list[str] | None) -> WalkForwardConfig:
     agent = {k: v for k, v in agent.items() if v is not None}
     if a.no_short:
         agent["allow_short"] = False
+    if a.no_tensorboard:
+        agent["tensorboard"] = False
     agent["progress"] = False  # one bar for the whole run
     top = {"features": a.features, "window": a.window, "fold_years": a.fold_years, "rf": a.rf,
            "min_train_years": a.min_train_years, "train_years": a.train_years, "max_folds": a.max_folds,

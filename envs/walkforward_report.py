@@ -120,7 +120,8 @@ def _jsonable(x: Any) -> Any:
 
 
 def write_report(result: Any) -> None:
-    """Adds "summary" to result.doc; writes walkforward.json, report.md, equity.png, sharpe_vs_cost.png."""
+    """Adds "summary" to result.doc; writes walkforward.json, report.md, equity.png, equity_rules.png,
+    sharpe_vs_cost.png."""
     root, doc = Path(result.root), result.doc
     doc["summary"] = summarize(result.test, doc["results"])
     (root / "walkforward.json").write_text(json.dumps(_jsonable(doc), indent=1))
@@ -155,7 +156,8 @@ def write_report(result: Any) -> None:
         "",
         *probe_lines(doc),
         "",
-        "![equity](equity.png)",
+        "![agents' equity](equity.png)",
+        "![rules' and probes' equity](equity_rules.png)",
         "![sharpe vs cost](sharpe_vs_cost.png)",
         "",
     ]
@@ -163,42 +165,58 @@ def write_report(result: Any) -> None:
 
 
 def _plots(root: Path, test: pd.DataFrame, doc: dict[str, Any]) -> None:
+    """One figure per question: equity.png (do the agents beat buy-and-hold, per feature set?),
+    equity_rules.png (do simple rules or a linear probe?), sharpe_vs_cost.png (how do costs erode the agents?)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from envs.plot_labels import date_axis, line_color, line_label, log_equity_axis
+
     ref = reference_cost(doc["config"]["cost_bps"])
     summary = [r for r in doc["summary"] if r["cost_bps"] == ref]
     configs = list(dict.fromkeys(r["config"] for r in doc["summary"]))
-    color = {c: plt.get_cmap("tab20")(i % 20) for i, c in enumerate(configs)}
-    fig, ax = plt.subplots(figsize=(10, 4.8))
-    for r in summary:
-        seeds = sorted(r["per_seed"], key=lambda s: s["total_return"])
-        seed = seeds[(len(seeds) - 1) // 2]["seed"]  # the median seed
-        s = test[(test["config"] == r["config"]) & (test["cost_bps"] == ref) & (test["seed"] == seed)]
-        s = s.sort_values("date")
-        style = {"color": "black", "lw": 2.0} if r["config"] == "buy_and_hold" else {"lw": 1.0}
-        if r["config"].startswith("probe/") or r["config"] in ("random", "cash"):
-            style = {"lw": 0.7, "alpha": 0.6}
-        style.setdefault("color", color[r["config"]])
-        ax.plot(s["date"], np.cumprod(1 + s["net_return"].to_numpy()), label=r["config"], **style)
-    ax.set_yscale("log")
-    ax.set_title(f"Out-of-sample equity, folds stitched, {ref:g} bp (median seed)")
-    ax.legend(fontsize=7, ncol=3)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(root / "equity.png", dpi=110)
-    plt.close(fig)
+    others = iter(plt.get_cmap("tab20").colors[8:] * 2)  # what the fixed agent colours leave
+    color = {c: line_color(c) or next(others) for c in configs}
+    agents = [c for c in configs if "/" in c and not c.startswith("probe/")]
+    span = f"{doc['folds'][0]['test_start']} to {doc['folds'][-1]['test_end']}"
+    boundaries = pd.to_datetime([f["test_start"] for f in doc["folds"][1:]])
+    for name, shown, question in (
+        ("equity", agents, "Agents per feature set against buy-and-hold"),
+        ("equity_rules", [c for c in configs if c not in agents], "Rule baselines and linear probes"),
+    ):
+        fig, ax = plt.subplots(figsize=(10, 4.8))
+        for r in (r for r in summary if r["config"] in shown or r["config"] == "buy_and_hold"):
+            seeds = sorted(r["per_seed"], key=lambda s: s["total_return"])
+            seed = seeds[(len(seeds) - 1) // 2]["seed"]  # the median seed
+            s = test[(test["config"] == r["config"]) & (test["cost_bps"] == ref) & (test["seed"] == seed)]
+            s = s.sort_values("date")
+            lw = 2.0 if r["config"] == "buy_and_hold" else 1.1
+            ls = "--" if r["config"].startswith("probe/") else "-"
+            ax.plot(s["date"], np.cumprod(1 + s["net_return"].to_numpy()), lw=lw, ls=ls, color=color[r["config"]],
+                    label=line_label(r["config"], len(seeds), "median", seed))  # fmt: skip
+        for i, d in enumerate(boundaries):
+            ax.axvline(d, color="grey", lw=0.5, ls=":", label="fold boundary" if i == 0 else None)
+        log_equity_axis(ax)
+        ax.set_title(f"{question}: out-of-sample equity, folds stitched, {span}, {ref:g} bp costs", fontsize=10)
+        date_axis(ax, "date (test blocks)")
+        ax.legend(fontsize=7, ncol=2)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(root / f"{name}.png", dpi=110)
+        plt.close(fig)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for config in configs:
+    for config in [*agents, "buy_and_hold"]:
         rows = sorted((r for r in doc["summary"] if r["config"] == config), key=lambda r: r["cost_bps"])
-        ax.plot([r["cost_bps"] for r in rows], [r["sharpe"] for r in rows], marker="o", label=config,
-                color=color[config])  # fmt: skip
-    ax.set_xlabel("cost per unit of turnover (bp)")
-    ax.set_ylabel("Sharpe (excess, stitched test)")
+        if rows:
+            ax.plot([r["cost_bps"] for r in rows], [r["sharpe"] for r in rows], marker="o", color=color[config],
+                    label=line_label(config, rows[0]["seeds"], "mean"))  # fmt: skip
+    ax.set_xlabel("cost per unit of turnover (basis points)")
+    ax.set_ylabel("annualised Sharpe ratio of excess returns")
+    ax.set_title(f"Agents' out-of-sample Sharpe against trading cost, {span}", fontsize=10)
     ax.axhline(0, color="grey", lw=0.8)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(root / "sharpe_vs_cost.png", dpi=110)

@@ -7,7 +7,9 @@ Prefect lazily, so the builders are tested without it.
 
 from __future__ import annotations
 
+import base64
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,11 +24,27 @@ class Artifacts:
     markdown: dict[str, str] = field(default_factory=dict)  # key -> Markdown
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # key -> rows
     links: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (path or URL, text)
+    descriptions: dict[str, str] = field(default_factory=dict)  # key -> one line shown on the artifact's card
 
 
 def file_link(path: str | Path) -> str:
     """file:// URL of a local path (absolute)."""
     return Path(path).resolve().as_uri()
+
+
+def inline_images(md: str, root: str | Path) -> str:
+    """``md`` with every ``![alt](name.png)`` of a file in ``root`` embedded as a data: URI.
+
+    The Prefect UI runs in a browser that cannot open file:// links of the machine that ran the flow; an
+    embedded PNG is shown on the artifact's page as it is in report.md."""
+
+    def embed(m: re.Match) -> str:
+        path = Path(root) / m.group(2)
+        if not path.is_file():
+            return m.group(0)
+        return f"![{m.group(1)}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"
+
+    return re.sub(r"!\[([^\]]*)\]\(([^)\s/]+\.png)\)", embed, md)
 
 
 def clean(x: Any, digits: int = 4) -> Any:
@@ -92,7 +110,8 @@ def build_markdown(root: str, manifest: dict, cache_key: str, reused: bool, plot
     lines += [f"| {name} | `{Path(root) / rel}` |" for name, rel in paths.items()]
     lines.append(f"| manifest | `{Path(root) / 'manifest.json'}` |")
     lines += [f"| {name} (plot) | `{path}` |" for name, path in plots.items()]
-    return "\n".join(lines) + "\n"
+    lines += ["", *(f"![{name.replace('_', ' ')}]({Path(path).name})" for name, path in plots.items())]
+    return inline_images("\n".join(lines) + "\n", root)
 
 
 def build_artifacts(root: str, manifest: dict, cache_key: str, reused: bool, plots: dict[str, str]) -> Artifacts:
@@ -103,6 +122,10 @@ def build_artifacts(root: str, manifest: dict, cache_key: str, reused: bool, plo
         markdown={"train-lvae-summary": build_markdown(root, manifest, cache_key, reused, plots)},
         tables={"train-lvae-splits": split_rows(manifest)},
         links=links,
+        descriptions={
+            "train-lvae-summary": "The build: data, LVAE, final ELBO, files, latent PCA plot",
+            "train-lvae-splits": "Samples and dates of the train / valid / test splits",
+        },
     )
 
 
@@ -232,14 +255,52 @@ def walk_forward_artifacts(results, summary: list[dict], out: str, build_root: s
     )
 
 
+# --- the walk-forward evaluation (envs.walkforward) ---------------------------------------------------
+def walk_forward_eval_rows(doc: dict) -> list[dict[str, Any]]:
+    """One row per configuration at the verdict's headline cost: stitched out-of-sample metrics over seeds."""
+    cost = doc["verdict_settings"]["headline_cost_bps"]
+    rows = []
+    for r in (r for r in doc["summary"] if r["cost_bps"] == cost):
+        rows.append({
+            "config": r["config"], "cost_bps": cost, "seeds": r["seeds"], "folds": r["folds"], "days": r["n_days"],
+            "sharpe": r["sharpe"], "sharpe_min": r["sharpe_min"], "sharpe_max": r["sharpe_max"],
+            "annual_return": r["annual_return"], "max_drawdown": r["max_drawdown"], "turnover": r["turnover"],
+        })  # fmt: skip
+    return _rows(rows)
+
+
+def walk_forward_eval_artifacts(root: str, doc: dict) -> Artifacts:
+    """The verdict (its text and plots), the results table, and report.md with its plots embedded."""
+    path = Path(root)
+    report = (path / "report.md").read_text() if (path / "report.md").is_file() else ""
+    head, *details = doc.get("verdict_text", []) or [""]
+    plots = [f"![{name.replace('_', ' ')}]({name}.png)" for name in ("verdict_equity", "verdict_cost")]
+    verdict = "\n\n".join(["# Verdict", head, *plots, *details, f"Full report: `{path / 'report.md'}`."]) + "\n"
+    return Artifacts(
+        markdown={
+            "walk-forward-verdict": inline_images(verdict, path),
+            "walk-forward-report": inline_images(report, path),
+        },
+        tables={"walk-forward-results": walk_forward_eval_rows(doc)},
+        links={"walk-forward-folder": (file_link(path), "output folder (parquet, json, models, tensorboard)")},
+        descriptions={
+            "walk-forward-verdict": "What the numbers support: paired tests, SPA against buy-and-hold, seed spread",
+            "walk-forward-results": "Out-of-sample metrics per configuration at the headline cost, over seeds",
+            "walk-forward-report": "report.md with its plots",
+            "walk-forward-folder": "Where the run's files are",
+        },
+    )
+
+
 # --- publishing (the only Prefect calls) --------------------------------------------------------------
 def publish(artifacts: Artifacts) -> None:
     """Create the artifacts in the current flow run."""
     from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
+    about = artifacts.descriptions
     for key, md in artifacts.markdown.items():
-        create_markdown_artifact(markdown=md, key=key)
+        create_markdown_artifact(markdown=md, key=key, description=about.get(key))
     for key, rows in artifacts.tables.items():
-        create_table_artifact(table=_rows(rows), key=key)
+        create_table_artifact(table=_rows(rows), key=key, description=about.get(key))
     for key, (link, text) in artifacts.links.items():
-        create_link_artifact(link=link, link_text=text, key=key)
+        create_link_artifact(link=link, link_text=text, key=key, description=about.get(key))

@@ -12,7 +12,8 @@ from typing import Any
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 
 from envs.backtest import BacktestConfig
-from flows.flows import backtest, ingest_market_data, train_agent, train_lvae, validate_lvae
+from envs.walkforward import WalkForwardConfig
+from flows.flows import REFIT, backtest, ingest_market_data, train_agent, train_lvae, validate_lvae, walk_forward
 from lvae.validate import ValidateConfig
 from pipeline.build import BuildConfig
 
@@ -28,6 +29,15 @@ LVAE_QUICK = BuildConfig(start="2015-01-01", train_end="2018-12-31", valid_end="
                          warmup_epochs=2, latent_dims=(8, 4), hidden_dims=(64, 32), encode_layers=(0, 1))  # fmt: skip
 # backtest / train-agent preset: one feature set, one seed, short training (minutes, not an hour).
 AGENT_QUICK = BacktestConfig(timesteps=4096, seeds=1, features=("lvae",), n_checkpoints=2, progress=False)
+
+# walk-forward preset: the most recent fold of 2014-2023, a tiny LVAE / VAE, 2 seeds of 1024 PPO steps (about a
+# minute on 2 cores): every output and the verdict, not a result to quote.
+REFIT_QUICK = WalkForwardConfig(
+    data=dataclasses.replace(REFIT.data, start="2014-01-01", epochs=2, warmup_epochs=1, latent_dims=(4, 2),
+                             hidden_dims=(32, 16), encode_layers=(0, 1)),
+    agent=BacktestConfig(timesteps=1024, seeds=2, n_envs=4, n_checkpoints=1, progress=False),
+    max_folds=1, progress=False,
+)  # fmt: skip
 
 
 def _params(**configs: Any) -> dict[str, Any]:
@@ -68,4 +78,6 @@ def deployments() -> list[RunnerDeployment]:
         dep(backtest, "quick", "One seed of PPO on LVAE latents, 4096 steps.", cfg=AGENT_QUICK),
         dep(train_agent, "default", "Walk-forward folds x seeds (BacktestConfig defaults)."),
         dep(train_agent, "quick", "Walk-forward, one seed, 4096 steps per fold.", cfg=AGENT_QUICK),
+        dep(walk_forward, "default", "Refit per calendar-year fold: LVAE, VAE, PCA, raw, baselines, verdict."),
+        dep(walk_forward, "quick", "The latest fold, a tiny LVAE, 2 seeds x 1024 steps: a minute.", cfg=REFIT_QUICK),
     ]

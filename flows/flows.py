@@ -5,6 +5,7 @@
     validate-lvae       dataset download -> train and score as the paper does          (ValidateConfig)
     backtest            the envs backtest on a build (latest, given, or trained here)  (BacktestConfig)
     train-agent         walk-forward folds x seeds as mapped tasks; Dask when given an address
+    walk-forward        envs.walkforward: refit everything per calendar-year fold; the verdict  (envs WalkForwardConfig)
 
 Parameters are the library's frozen config dataclasses (the same the CLIs build), plus NetworkRetry for the
 network steps; from the CLI or the API they are JSON objects whose missing fields take the defaults, e.g.
@@ -22,6 +23,7 @@ from prefect import flow, get_run_logger, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from envs.backtest import BacktestConfig
+from envs.walkforward import WalkForwardConfig as RefitConfig
 from flows import artifacts, steps, tasks
 from flows.config import NetworkRetry, WalkForwardConfig
 from flows.walk_forward import FoldResult, FoldSpec, plan_folds, summarize_folds
@@ -30,7 +32,7 @@ from pipeline.build import BuildConfig, load_build
 
 # Parameter defaults: frozen (immutable) instances, so sharing one across calls is safe.
 BUILD, RETRY, VALIDATE = BuildConfig(), NetworkRetry(), ValidateConfig()
-BACKTEST, WALK_FORWARD = BacktestConfig(), WalkForwardConfig()
+BACKTEST, WALK_FORWARD, REFIT = BacktestConfig(), WalkForwardConfig(), RefitConfig(progress=False)
 NO_RETRY = NetworkRetry(retries=0)
 
 
@@ -164,3 +166,12 @@ def train_agent(
     runner = f"Dask ({dask_address})" if dask_address else "thread-pool"
     artifacts.publish(artifacts.walk_forward_artifacts(results, summary, out_dir, root, runner))
     return out_dir
+
+
+@flow(name="walk-forward", persist_result=True)
+def walk_forward(cfg: RefitConfig = REFIT) -> str:
+    """The walk-forward evaluation of ``python -m envs.backtest --walk-forward``: normaliser, LVAE, VAE, PCA and
+    agents refitted per calendar-year fold, baselines, and the statistical verdict; the output folder."""
+    root = tasks.walk_forward_eval(cfg)
+    artifacts.publish(artifacts.walk_forward_eval_artifacts(root, steps.read_walk_forward(root)))
+    return root

@@ -161,7 +161,7 @@ def plot_latents(build_root: str) -> str:
     labels = np.array([codes[s] for s in b.split], dtype=np.int64)
     keep = labels < 3
     path = Path(build_root) / "latent_pca.png"
-    latent_pca([z[keep] for z in per_layer], labels[keep], path)
+    latent_pca([z[keep] for z in per_layer], labels[keep], path, {v: k for k, v in codes.items()})
     return str(path)
 
 
@@ -226,3 +226,16 @@ def backtest_complete(report_root: str | None) -> bool:
 
 def read_report(report_root: str) -> dict:
     return json.loads((Path(report_root) / "report.json").read_text())
+
+
+# --- the walk-forward evaluation (envs.walkforward) -----------------------------------------------------
+def walk_forward_eval(cfg: Any) -> str:
+    """envs.walkforward.run_walkforward (an envs WalkForwardConfig); the output folder, absolute."""
+    from envs.walkforward import run_walkforward
+
+    result = run_walkforward(replace(cfg, progress=False))
+    return str(Path(result.root).resolve())
+
+
+def read_walk_forward(root: str) -> dict:
+    return json.loads((Path(root) / "walkforward.json").read_text())

@@ -70,6 +70,7 @@ backtest = task(
     cache_key_fn=lambda ctx, p: steps.backtest_cache_key(p["build_root"], p["cfg"]),
     persist_result=True,
 )
+walk_forward_eval = task(steps.walk_forward_eval, name="walk-forward-eval", cache_policy=NO_CACHE)
 plot_latents = task(steps.plot_latents, name="plot-latents", cache_policy=NO_CACHE)
 resolve_build = task(steps.resolve_build, name="resolve-build", cache_policy=NO_CACHE)
 run_fold = task(

@@ -81,7 +81,7 @@ def run_fold(cfg: BacktestConfig, build_root: str, fold: FoldSpec, seed: int, ki
     features = {p: feats[s] for p, s in rows.items()}
     prices = {p: close[s] for p, s in rows.items()}
     model_path = Path(out) / "models" / f"{cfg.agent}-{kind}-fold{fold.index}-seed{seed}.zip"
-    model, step, _ = train_and_select(cfg, features, prices, seed, model_path)
+    model, step, _ = train_and_select(cfg, features, prices, seed, model_path, Path(out) / "tensorboard")
     env = LatentTradingEnv(features["test"], prices["test"], config=cfg.trading_config())
     agent = evaluate(SB3Policy(model), env)
     bench = evaluate(buy_and_hold(env), env)

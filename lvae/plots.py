@@ -44,18 +44,31 @@ def kl_per_layer(history: History, test_kl: list[float], path: Path) -> None:
     plt.close(fig)
 
 
-def latent_pca(latents: list[np.ndarray], labels: np.ndarray, path: Path) -> None:
-    """First two principal components of each layer's posterior means, coloured by class (the paper's Fig. 6)."""
-    fig, axes = plt.subplots(1, len(latents), figsize=(3.2 * len(latents), 3.2), squeeze=False)
+def latent_pca(
+    latents: list[np.ndarray], labels: np.ndarray, path: Path, label_names: dict[int, str] | None = None
+) -> None:
+    """First two principal components of each layer's posterior means, coloured by class (the paper's Fig. 6).
+
+    The legend names each colour: ``label_names`` (e.g. {0: "train", 1: "valid"}), else the label itself."""
+    fig, axes = plt.subplots(1, len(latents), figsize=(3.2 * len(latents), 3.6), squeeze=False)
+    classes = np.unique(labels)
+    colors = plt.get_cmap("tab10")
     for i, (z, ax) in enumerate(zip(latents, axes[0], strict=True)):
         zc = z - z.mean(0)
-        _, _, vt = np.linalg.svd(zc, full_matrices=False)
+        _, sv, vt = np.linalg.svd(zc, full_matrices=False)
         pcs = zc @ vt[: min(2, vt.shape[0])].T
         if pcs.shape[1] == 1:
             pcs = np.column_stack([pcs[:, 0], np.zeros(len(pcs))])
-        ax.scatter(pcs[:, 0], pcs[:, 1], c=labels, s=2, cmap="tab10")
+        share = sv**2 / max(float(np.sum(sv**2)), 1e-12)
+        for c in classes:
+            name = (label_names or {}).get(int(c), str(c))
+            ax.scatter(*pcs[labels == c].T, s=2, color=colors(int(c) % 10), label=name)
         ax.set(title=f"z{i + 1} ({z.shape[1]} units)", xticks=[], yticks=[])
-    fig.tight_layout()
+        ax.set_xlabel(f"PC 1 ({share[0]:.0%} of variance)", fontsize=8)
+        ax.set_ylabel(f"PC 2 ({share[1] if len(share) > 1 else 0:.0%})", fontsize=8)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=min(len(names), 10), markerscale=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

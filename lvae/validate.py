@@ -37,7 +37,7 @@ from lvae.train import History, fit_group, resolve_device
 DATASETS = ("mnist", "binarized-mnist", "omniglot", "norb")
 PRESETS = ("paper", "original")
 
-# Test log-likelihoods reported for permutation-invariant MNIST and OMNIGLOT (nats; see PAPER.md).
+# Test log-likelihoods reported for permutation-invariant MNIST and OMNIGLOT (nats; the paper, Tables 1-2).
 PAPER_NUMBERS: dict[str, list[tuple[str, float]]] = {
     "mnist": [
         ("VAE 1-layer + NF", -85.10),

@@ -191,9 +191,17 @@ def data_hash(panel: Panel) -> str:
     return h.hexdigest()
 
 
-def fit_lvae(train_x: np.ndarray, valid_x: np.ndarray | None, cfg: BuildConfig, progress: bool, kind: str = "lvae"):
+def fit_lvae(
+    train_x: np.ndarray,
+    valid_x: np.ndarray | None,
+    cfg: BuildConfig,
+    progress: bool,
+    kind: str = "lvae",
+    log_dir: str | Path | None = None,
+):
     """A Gaussian LadderVAE (``kind`` "vae": the bottom-up HierarchicalVAE on the same generative model, config
-    and budget) fitted on the training windows; returns (model, history)."""
+    and budget) fitted on the training windows; returns (model, history). With ``log_dir``, each epoch goes to
+    TensorBoard (ELBO, β, KL per layer, learning rate)."""
     import torch
 
     from lvae import HierarchicalVAE, LadderVAE, LVAEConfig, TrainConfig, fit
@@ -219,7 +227,7 @@ def fit_lvae(train_x: np.ndarray, valid_x: np.ndarray | None, cfg: BuildConfig, 
         num_threads=cfg.num_threads,
         device=cfg.device,
     )
-    history = fit(model, train_x, train_cfg, valid_x=valid_x, checkpoint_dir=None, progress=progress)
+    history = fit(model, train_x, train_cfg, valid_x=valid_x, checkpoint_dir=None, progress=progress, log_dir=log_dir)
     return model, history
 
 

@@ -59,10 +59,12 @@ def fit_encoder(
     cache_dir: str | Path | None = DEFAULT_ENCODER_CACHE,
     progress: bool = False,
     meta: dict | None = None,
+    log_dir: str | Path | None = None,
 ) -> FittedEncoder:
     """The ``kind`` encoder fitted on ``train_x`` with ``cfg``'s settings, from the cache when present.
 
-    ``cache_dir`` None fits without caching; ``meta`` (e.g. the training dates) is stored beside the model."""
+    ``cache_dir`` None fits without caching; ``meta`` (e.g. the training dates) is stored beside the model.
+    With ``log_dir``, a fit (not a cache hit) logs each epoch to TensorBoard there."""
     from lvae import load_model, save_model
     from pipeline.build import fit_lvae
 
@@ -74,7 +76,7 @@ def fit_encoder(
         if model_path.exists() and info_path.exists():
             return FittedEncoder(load_model(model_path), key, True, 0.0)
     t0 = time.perf_counter()
-    model, history = fit_lvae(np.asarray(train_x, dtype=np.float32), None, cfg, progress, kind=kind)
+    model, history = fit_lvae(np.asarray(train_x, dtype=np.float32), None, cfg, progress, kind=kind, log_dir=log_dir)
     model.eval()
     fit_s = time.perf_counter() - t0
     if cache_dir is not None:

@@ -37,6 +37,7 @@ def test_config_checks_and_command_line():
     cfg = _parse(["--agent", "a2c", "--timesteps", "100", "--seeds", "2", "--cost-bps", "3", "--features", "pca"])
     assert (cfg.agent, cfg.timesteps, cfg.seeds, cfg.cost_bps, cfg.features) == ("a2c", 100, 2, 3.0, ("pca",))
     assert _parse([]) == BacktestConfig()
+    assert _parse(["--no-tensorboard"]) == BacktestConfig(tensorboard=False)
 
 
 def test_baselines_on_the_test_period(fake_build):
@@ -96,3 +97,27 @@ def test_tiny_end_to_end_backtest(fake_build, tmp_path):
     again = evaluate(SB3Policy(model), LatentTradingEnv(feats, prices["test"], config=cfg.trading_config()))
     assert np.array_equal(again.rewards, run.test.rewards)  # the saved zip is the selected checkpoint
     assert (tmp_path / "bt" / "report.md").exists()
+
+
+def test_agent_training_logs_to_tensorboard_under_the_report_folder(fake_build, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from envs.backtest import train_and_select
+
+    periods, prices, feats = _periods(fake_build)
+    cfg = BacktestConfig(timesteps=2048, seeds=1, n_envs=4, n_checkpoints=2, progress=False)
+    model_path = tmp_path / "report" / "models" / "ppo-lvae-seed0.zip"
+    _, _, sharpes = train_and_select(cfg, feats, prices, 0, model_path, tmp_path / "report" / "tensorboard")
+    (run,) = (tmp_path / "report" / "tensorboard").iterdir()
+    assert run.name == "ppo-lvae-seed0_1"  # one folder per model file, as `tensorboard --logdir runs/` lists it
+    events = EventAccumulator(str(run))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/value_loss", "train/entropy_loss", "time/fps", "eval/valid_sharpe"} <= tags
+    # the first checkpoint's validation Sharpe (1024 steps: 256 steps x 4 envs), as train_and_select scored it
+    [first] = events.Scalars("eval/valid_sharpe")
+    assert (first.step, first.value) == (1024, pytest.approx(sharpes[0], rel=1e-6))
+
+    off = BacktestConfig(timesteps=512, n_envs=2, n_checkpoints=1, progress=False, tensorboard=False)
+    train_and_select(off, feats, prices, 0, tmp_path / "off" / "models" / "m.zip", tmp_path / "off" / "tensorboard")
+    assert not (tmp_path / "off" / "tensorboard").exists()

@@ -138,6 +138,8 @@ def test_walk_forward_cli_writes_the_contract(tmp_path):
     cash = test[(test["config"] == "cash") & (test["cost_bps"] == 10.0)]
     np.testing.assert_allclose(cash["net_return"], cash["rf"], rtol=1e-10, atol=1e-16)
     assert (out / "report.md").read_text().count("probe") >= 2 and (out / "equity.png").exists()
+    # the agent's training went to TensorBoard in the report folder (`tensorboard --logdir runs/` finds it)
+    assert [p.name for p in (out / "tensorboard").iterdir()] == [f"ppo-raw-fold{fold['fold']}-seed0_1"]
 
 
 def test_probe_verdict_is_a_binomial_test_against_the_majority_sign():

@@ -100,3 +100,25 @@ def test_fold_rows_score_each_block():
     assert row["days"] == 3 and row["test"] == "2020-01-02 to 2020-06-30" and row["checkpoint"] == 256
     assert math.isclose(row["total_return"], 1.01 * 0.99 * 1.02 - 1)
     assert math.isnan(row["buy_and_hold_sharpe"]) or row["buy_and_hold_sharpe"] == 0.0
+
+
+def test_plots_are_embedded_so_the_browser_shows_them(tmp_path):
+    import base64
+
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(40))
+    (tmp_path / "equity.png").write_bytes(png)
+    md = "# R\n\n![equity](equity.png)\n![gone](missing.png)\n![abs](/etc/x.png)\n"
+    out = artifacts.inline_images(md, tmp_path)
+    assert f"![equity](data:image/png;base64,{base64.b64encode(png).decode()})" in out
+    assert "![gone](missing.png)" in out and "![abs](/etc/x.png)" in out  # only files of the folder itself
+
+
+def test_walk_forward_results_table_is_the_verdicts_headline_cost():
+    summary = [
+        {"config": c, "cost_bps": cost, "seeds": 2, "folds": 3, "n_days": 756, "sharpe": s, "sharpe_min": s - 0.1,
+         "sharpe_max": s + 0.1, "annual_return": 0.05, "max_drawdown": -0.2, "turnover": 12.0}
+        for c, s in (("ppo/lvae", 0.41234), ("buy_and_hold", float("nan"))) for cost in (0.0, 5.0)
+    ]  # fmt: skip
+    rows = artifacts.walk_forward_eval_rows({"summary": summary, "verdict_settings": {"headline_cost_bps": 5.0}})
+    assert [(r["config"], r["cost_bps"]) for r in rows] == [("ppo/lvae", 5.0), ("buy_and_hold", 5.0)]
+    assert rows[0]["sharpe"] == 0.4123 and rows[1]["sharpe"] is None  # rounded; NaN as an empty cell

@@ -9,14 +9,15 @@ from flows import flows as f
 def test_every_flow_has_a_default_deployment_and_presets_validate():
     deps = d.deployments()
     names = {f"{dep.flow_name}/{dep.name}" for dep in deps}
-    for flow in ("ingest-market-data", "train-lvae", "validate-lvae", "backtest", "train-agent"):
+    for flow in ("ingest-market-data", "train-lvae", "validate-lvae", "backtest", "train-agent", "walk-forward"):
         assert f"{flow}/default" in names
     assert {"validate-lvae/mnist-paper", "validate-lvae/omniglot-paper", "validate-lvae/norb-paper"} <= names
     by_name = {f"{dep.flow_name}/{dep.name}": dep for dep in deps}
     assert all(dep.entrypoint.startswith("flows.flows.") for dep in deps)  # module path: any working directory
     checks = {"validate-lvae/mnist-paper": (f.validate_lvae, d.MNIST_PAPER),
               "train-lvae/quick": (f.train_lvae, d.LVAE_QUICK),
-              "backtest/quick": (f.backtest, d.AGENT_QUICK)}  # fmt: skip
+              "backtest/quick": (f.backtest, d.AGENT_QUICK),
+              "walk-forward/quick": (f.walk_forward, d.REFIT_QUICK)}  # fmt: skip
     for name, (flow, preset) in checks.items():
         assert flow.validate_parameters(by_name[name].parameters)["cfg"] == preset
     assert by_name["train-lvae/default"].parameters == {}

@@ -156,9 +156,13 @@ def test_prefect_yaml_declares_the_served_deployments():
     doc = yaml.safe_load((repo / "prefect.yaml").read_text())
     declared = {(e["entrypoint"].split(":")[1], e["name"]): e.get("parameters", {}) for e in doc["deployments"]}
     names = {"ingest_market_data": "ingest-market-data", "train_lvae": "train-lvae", "validate_lvae": "validate-lvae",
-             "backtest": "backtest", "train_agent": "train-agent"}  # fmt: skip
+             "backtest": "backtest", "train_agent": "train-agent", "walk_forward": "walk-forward"}  # fmt: skip
     presets = {("validate_lvae", "mnist-paper"): d.MNIST_PAPER, ("validate_lvae", "mnist-quick"): d.MNIST_QUICK,
                ("train_lvae", "quick"): d.LVAE_QUICK, ("backtest", "quick"): d.AGENT_QUICK}  # fmt: skip
     assert {(fn, "default") for fn in names} <= set(declared)
     for key, cfg in presets.items():  # the YAML's fields rebuild the same config instance as flows.deployments
         assert type(cfg)(**{k: tuple(v) if isinstance(v, list) else v for k, v in declared[key]["cfg"].items()}) == cfg
+    # nested configs: Prefect's own parameter parsing rebuilds the preset from the YAML's partial JSON
+    from flows.flows import walk_forward
+
+    assert walk_forward.validate_parameters(declared[("walk_forward", "quick")])["cfg"] == d.REFIT_QUICK

@@ -29,10 +29,15 @@ def test_key_changes_with_data_config_seed_and_kind():
 
 def test_a_second_fit_loads_the_cached_model(tmp_path):
     x = np.random.default_rng(1).normal(size=(64, 6)).astype(np.float32)
-    first = fit_encoder("vae", x, CFG, tmp_path, meta={"train_end": "2020-01-01"})
-    again = fit_encoder("vae", x, CFG, tmp_path)
+    first = fit_encoder("vae", x, CFG, tmp_path / "cache", meta={"train_end": "2020-01-01"}, log_dir=tmp_path / "tb1")
+    again = fit_encoder("vae", x, CFG, tmp_path / "cache", log_dir=tmp_path / "tb2")
     assert not first.cached and again.cached and first.key == again.key
     assert type(again.model).__name__ == "HierarchicalVAE"
     for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b)
-    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".pt"]
+    assert sorted(p.suffix for p in (tmp_path / "cache").iterdir()) == [".json", ".pt"]
+    # the fit logged its epoch to TensorBoard; the cache hit trained nothing and logged nothing
+    assert len(list((tmp_path / "tb1").glob("events.out.tfevents.*"))) == 1 and not (tmp_path / "tb2").exists()
+    plain = fit_encoder("vae", x, CFG, None)  # no cache, no TensorBoard: logging leaves the fit unchanged
+    for a, b in zip(first.model.state_dict().values(), plain.model.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
