@@ -168,10 +168,30 @@ def train_agent(
     return out_dir
 
 
+@flow(name="walk-forward-folds", persist_result=False)
+def walk_forward_folds(cfg: RefitConfig) -> str:
+    """envs.walkforward.run_walkforward with each fold a task on this flow's task runner (Dask when the parent
+    was given an address): the library's own loop, its folds mapped instead of run in turn."""
+
+    def map_folds(fn, folds):
+        return [future.result() for future in tasks.walk_forward_fold.map(unmapped(fn), folds)]
+
+    return steps.walk_forward_eval(cfg, map_folds)
+
+
 @flow(name="walk-forward", persist_result=True)
-def walk_forward(cfg: RefitConfig = REFIT) -> str:
+def walk_forward(cfg: RefitConfig = REFIT, dask_address: str | None = None) -> str:
     """The walk-forward evaluation of ``python -m envs.backtest --walk-forward``: normaliser, LVAE, VAE, PCA and
-    agents refitted per calendar-year fold, baselines, and the statistical verdict; the output folder."""
-    root = tasks.walk_forward_eval(cfg)
+    agents refitted per calendar-year fold, baselines, and the statistical verdict; the output folder.
+
+    dask_address: a Dask scheduler (``tcp://host:8786``) whose workers run the folds, one task each (give workers
+    one thread each: stable-baselines3 seeds process-wide generators); None runs the folds here in turn.
+    """
+    if dask_address:
+        from prefect_dask import DaskTaskRunner
+
+        root = walk_forward_folds.with_options(task_runner=DaskTaskRunner(address=dask_address))(cfg)
+    else:
+        root = tasks.walk_forward_eval(cfg)
     artifacts.publish(artifacts.walk_forward_eval_artifacts(root, steps.read_walk_forward(root)))
     return root

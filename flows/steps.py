@@ -229,12 +229,18 @@ def read_report(report_root: str) -> dict:
 
 
 # --- the walk-forward evaluation (envs.walkforward) -----------------------------------------------------
-def walk_forward_eval(cfg: Any) -> str:
-    """envs.walkforward.run_walkforward (an envs WalkForwardConfig); the output folder, absolute."""
+def walk_forward_eval(cfg: Any, map_folds: Any = None) -> str:
+    """envs.walkforward.run_walkforward (an envs WalkForwardConfig), its folds run by ``map_folds`` (default: in
+    turn); the output folder, absolute."""
     from envs.walkforward import run_walkforward
 
-    result = run_walkforward(replace(cfg, progress=False))
+    result = run_walkforward(replace(cfg, progress=False), map_folds=map_folds)
     return str(Path(result.root).resolve())
+
+
+def walk_forward_fold(fn: Any, fold: Any) -> Any:
+    """One fold of a walk-forward: ``fn`` is the run's envs.walkforward.run_fold with its config and data bound."""
+    return fn(fold)
 
 
 def read_walk_forward(root: str) -> dict:

@@ -71,6 +71,9 @@ backtest = task(
     persist_result=True,
 )
 walk_forward_eval = task(steps.walk_forward_eval, name="walk-forward-eval", cache_policy=NO_CACHE)
+walk_forward_fold = task(
+    steps.walk_forward_fold, name="walk-forward-fold", task_run_name="fold{fold.index}", cache_policy=NO_CACHE
+)
 plot_latents = task(steps.plot_latents, name="plot-latents", cache_policy=NO_CACHE)
 resolve_build = task(steps.resolve_build, name="resolve-build", cache_policy=NO_CACHE)
 run_fold = task(

@@ -182,3 +182,33 @@ def test_train_agent_runs_the_same_flow_on_a_local_dask_cluster(prefect_harness,
     assert sorted(map(key, dask["results"])) == sorted(map(key, local["results"]))
     for a, b in zip(sorted(local["results"], key=key), sorted(dask["results"], key=key), strict=True):
         assert a["returns"] == pytest.approx(b["returns"])  # same seeds, same numbers, other machines
+
+
+def test_walk_forward_flow_maps_the_library_folds_over_dask_workers(prefect_harness, tmp_path):
+    """The walk-forward flow on a 2-worker Dask cluster writes what the library's own serial loop writes."""
+    import pandas as pd
+    from distributed import Client, LocalCluster
+
+    from envs.backtest import BacktestConfig
+    from envs.walkforward import WalkForwardConfig as RefitConfig
+    from envs.walkforward import run_walkforward
+    from flows.flows import walk_forward
+
+    base = RefitConfig()
+    cfg = dataclasses.replace(
+        base,
+        data=dataclasses.replace(base.data, tickers=("DIA", "AAPL", "ABT"), start="2012-01-01", latent_dims=(3, 2),
+                                 hidden_dims=(16, 8), encode_layers=(0, 1), epochs=1, warmup_epochs=1),
+        agent=BacktestConfig(timesteps=256, seeds=1, n_checkpoints=1, n_envs=4, progress=False,
+                             run_log=str(tmp_path / "trials.jsonl")),
+        features=("raw",), max_folds=2, progress=False, encoder_cache=str(tmp_path / "cache"),
+    )  # fmt: skip
+    serial = run_walkforward(dataclasses.replace(cfg, out=str(tmp_path / "serial")))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            root = walk_forward(dataclasses.replace(cfg, out=str(tmp_path / "dask")), cluster.scheduler_address)
+            ran = client.run(lambda dask_worker: len(dask_worker.state.log) > 0)
+    assert sum(ran.values()) >= 1  # the folds ran on the workers
+    key = ["config", "fold", "seed", "cost_bps", "date"]
+    dask = pd.read_parquet(Path(root) / "daily_returns.parquet").sort_values(key, ignore_index=True)
+    pd.testing.assert_frame_equal(serial.test.sort_values(key, ignore_index=True), dask)
