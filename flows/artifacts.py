@@ -191,9 +191,7 @@ def backtest_rows(report: dict) -> list[dict[str, Any]]:
 
 def backtest_artifacts(report_root: str, report: dict, build_root: str) -> Artifacts:
     root = Path(report_root)
-    md = (root / "report.md").read_text() if (root / "report.md").is_file() else ""
-    md = md.replace("![equity](equity.png)", f"Plots: `{root}/equity.png`, `drawdown.png`, `positions.png`")
-    md = md.replace("![drawdown](drawdown.png)\n", "").replace("![positions](positions.png)\n", "")
+    md = inline_images((root / "report.md").read_text() if (root / "report.md").is_file() else "", root)
     md += f"\nReport: `{root / 'report.md'}`, `{root / 'report.json'}`; models in `{root / 'models'}`; "
     md += f"build `{build_root}`.\n"
     plots = {p: root / f"{p}.png" for p in ("equity", "drawdown", "positions")}

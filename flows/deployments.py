@@ -30,8 +30,8 @@ LVAE_QUICK = BuildConfig(start="2015-01-01", train_end="2018-12-31", valid_end="
 # backtest / train-agent preset: one feature set, one seed, short training (minutes, not an hour).
 AGENT_QUICK = BacktestConfig(timesteps=4096, seeds=1, features=("lvae",), n_checkpoints=2, progress=False)
 
-# walk-forward preset: the most recent fold of 2014-2023, a tiny LVAE / VAE, 2 seeds of 1024 PPO steps (about a
-# minute on 2 cores): every output and the verdict, not a result to quote.
+# walk-forward preset: the most recent fold of 2014-2023, a tiny LVAE / VAE, 2 seeds of 1024 PPO steps (about
+# 20 s on 2 cores): every output and the verdict, not a result to quote.
 REFIT_QUICK = WalkForwardConfig(
     data=dataclasses.replace(REFIT.data, start="2014-01-01", epochs=2, warmup_epochs=1, latent_dims=(4, 2),
                              hidden_dims=(32, 16), encode_layers=(0, 1)),
@@ -79,5 +79,5 @@ def deployments() -> list[RunnerDeployment]:
         dep(train_agent, "default", "Walk-forward folds x seeds (BacktestConfig defaults)."),
         dep(train_agent, "quick", "Walk-forward, one seed, 4096 steps per fold.", cfg=AGENT_QUICK),
         dep(walk_forward, "default", "Refit per calendar-year fold: LVAE, VAE, PCA, raw, baselines, verdict."),
-        dep(walk_forward, "quick", "The latest fold, a tiny LVAE, 2 seeds x 1024 steps: a minute.", cfg=REFIT_QUICK),
+        dep(walk_forward, "quick", "The latest fold, a tiny LVAE, 2 seeds x 1024 steps: about 20 s.", cfg=REFIT_QUICK),
     ]

@@ -1,4 +1,4 @@
-"""The five flows: thin compositions of the library's functions (as tasks), each publishing its artifacts.
+"""The six flows: thin compositions of the library's functions (as tasks), each publishing its artifacts.
 
     ingest-market-data  fetch or read the bars, validate, align, hash                  (BuildConfig)
     train-lvae          ingest -> fit the LVAE and encode (cached on data hash + config)  (BuildConfig)
