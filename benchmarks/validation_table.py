@@ -4,7 +4,7 @@
     python -m benchmarks.validation_table runs/mnist --title "MNIST: LVAE vs VAE, CPU budget" --command "..."
 
 RUN is an `lvae.validate` output directory (<model>-s<seed>/results.json, comparison.json) or a
-benchmarks/gpu_protocol.py output (summary.json).
+benchmarks/gpu_protocol.py output (summary.json); a notes.md beside them is appended to the section.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ def section(results: dict[str, dict], comparison: dict | None, timing: dict | No
         f"'{r0['preset']}', KL estimator '{r0['kl']}', dynamic binarisation; the paper trained 2000 epochs with "
         f"warm-up over 200. All {len(results)} models trained together as one group on {r0['device']} in "
         f"{r0['train_seconds'] / 60:.1f} min ({r0['ms_per_group_step']:.2f} ms per group step). "
-        f"L{r0['iw_samples']} on {r0['iw_subset']} {r0['test_examples']} test images (one binarisation, seed "
+        f"L{r0['iw_samples']} on "
+        + (f"all {r0['test_examples']}" if r0["iw_subset"] == "all" else r0["iw_subset"])
+        + f" test images (one binarisation, seed "
         f"{cfg['data_seed']}, shared by every model); ELBO, KL and active units on all of them.",
         "",
         f"| model | seed | epochs | L{r0['iw_samples']} log p(x) | test ELBO | KL per layer z1..zL | active units |",
@@ -90,6 +92,9 @@ def main() -> None:
     a = p.parse_args()
     results, comparison, timing = load_run(Path(a.run))
     body = section(results, comparison, timing, a.command)
+    notes = Path(a.run) / "notes.md"  # a reading of the run, written by hand, kept under the generated table
+    if notes.exists():
+        body += "\n\n" + notes.read_text().strip()
     print(body)
     write_section(a.title, body)
 
