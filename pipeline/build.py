@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import shutil
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -430,7 +431,13 @@ def build(cfg: BuildConfig, progress: bool = True) -> Build:
     # the bar starts once the input passed every check: a failure before it prints one line on stderr
     stages = tqdm(total=5, initial=2, desc="build", disable=not progress, position=0, postfix="fit")
     train = ds.split == "train"
-    model, history = fit_lvae(ds.windows[train], ds.windows[ds.split == "valid"], cfg, progress)
+    # TensorBoard logs of the fit go into the build folder with the rest of it, or nowhere if the build fails
+    logs = Path(tempfile.mkdtemp(prefix="lvae-tensorboard-"))
+    try:
+        model, history = fit_lvae(ds.windows[train], ds.windows[ds.split == "valid"], cfg, progress, log_dir=logs)
+    except BaseException:
+        shutil.rmtree(logs, ignore_errors=True)
+        raise
     step("fit")
     stages.update(1)
     latents = encode_windows(model, ds.windows, cfg.encode_layers)
@@ -457,9 +464,14 @@ def build(cfg: BuildConfig, progress: bool = True) -> Build:
             "kl_per_layer": history.kl_per_layer[-1],
         },
     }
-    manifest = _publish(
-        root, lambda folder: _write_build(folder, ds, latents, model, cfg, {**info, "timings_s": timings})
-    )
+    def write(folder: Path) -> dict:
+        shutil.move(logs, folder / "tensorboard")  # `tensorboard --logdir runs/` shows the build's LVAE fit
+        return _write_build(folder, ds, latents, model, cfg, {**info, "timings_s": timings})
+
+    try:
+        manifest = _publish(root, write)
+    finally:
+        shutil.rmtree(logs, ignore_errors=True)
     step("write")
     stages.update(1)
     stages.set_postfix_str("write done")

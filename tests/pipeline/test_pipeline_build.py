@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -46,8 +48,10 @@ def test_quick_build_writes_a_consistent_directory(tmp_path, csv_dir):
     b = build(cfg, progress=False)
     assert b.root.parent == tmp_path / "runs" and latest_build(tmp_path / "runs") == b.root
     assert sorted(p.name for p in b.root.iterdir()) == [
-        "close.parquet", "latents.parquet", "manifest.json", "model.pt", "normaliser.json", "windows.npy"
+        "close.parquet", "latents.parquet", "manifest.json", "model.pt", "normaliser.json", "tensorboard",
+        "windows.npy",
     ]  # fmt: skip
+    assert list((b.root / "tensorboard").glob("events.out.tfevents.*"))  # the LVAE fit, one scalar set per epoch
     purge = 5 + 1 - 1 + 2
     n = 300 - 1 - 5 + 1
     assert len(b.dates) == n and (b.split == "purged").sum() == 2 * purge
@@ -99,6 +103,7 @@ def test_a_build_that_fails_while_writing_leaves_nothing(tmp_path, csv_dir, monk
     with pytest.raises(OSError, match="No space left"):
         build(cfg, progress=False)
     assert list(tmp_path.iterdir()) == [data_dir.parent / "csv"]  # not out, not the folders made for it
+    assert not list(Path(tempfile.gettempdir()).glob("lvae-tensorboard-*"))  # nor the fit's TensorBoard logs
 
 
 def test_a_rebuild_replaces_the_old_build_whole(tmp_path, csv_dir):
