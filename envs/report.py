@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from envs.jsonsafe import jsonable
 
 if TYPE_CHECKING:
     from envs.backtest import Report, Run
@@ -48,20 +49,6 @@ def summary_table(report: Report) -> str:
     return "\n".join(lines)
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, float | np.floating):
-        return float(x) if math.isfinite(x) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, Path):
-        return str(x)
-    return x
-
-
 def representative(runs: list[Run], name: str) -> Run:
     """The run of ``name`` whose test total return is the median over its seeds (lower middle)."""
     mine = sorted((r for r in runs if r.name == name), key=lambda r: r.test.equity[-1])
@@ -85,7 +72,7 @@ def write_report(report: Report) -> None:
     }
     if report.verdict is not None:
         doc.update(report.verdict.to_json())
-    (root / "report.json").write_text(json.dumps(_jsonable(doc), indent=2))
+    (root / "report.json").write_text(json.dumps(jsonable(doc), indent=2))
     _plots(report)
     cfg = report.config
     md = [f"# Backtest: {cfg.agent} on {', '.join(cfg.features)} features", ""]

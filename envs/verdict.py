@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from envs import inference as inf
+from envs.jsonsafe import jsonable
 from envs.metrics import deflated_sharpe, effective_trials, expected_max_sharpe, mean_correlation, t_interval
 from envs.panel import Panel, Series, check_panel, to_panel
 from envs.pbo import pbo_cscv
@@ -153,7 +154,7 @@ class Verdict:
 
     def to_json(self) -> dict[str, Any]:
         head = self.spa.get(self.headline_cost)
-        return _jsonable({
+        return jsonable({
             "verdict": [asdict(c) for c in self.comparisons],
             "spa": None if head is None else {"benchmark": head.benchmark, "p_value": head.p_value,
                                               "cost_bps": self.headline_cost, "n_models": head.n_models},
@@ -171,18 +172,6 @@ class Verdict:
                                  "pbo_configs": list(self.pbo_configs), "period": list(self.period)},
             "verdict_text": list(self.paragraphs),
         })  # fmt: skip
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, float | np.floating):
-        return float(x) if math.isfinite(x) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
 
 
 # --- computation ----------------------------------------------------------------------------------------
@@ -447,7 +436,7 @@ def write_verdict(run_dir: str | Path, cfg: VerdictConfig = VerdictConfig(), qui
 
 def _write_json(path: Path, doc: dict[str, Any]) -> None:
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(_jsonable(doc), indent=2))
+    tmp.write_text(json.dumps(jsonable(doc), indent=2))
     os.replace(tmp, path)
 
 

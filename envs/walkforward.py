@@ -485,14 +485,14 @@ def run_walkforward(cfg: WalkForwardConfig, map_folds: Callable | None = None) -
 def add_verdict(result: WalkForwardResult, cfg: WalkForwardConfig) -> Any:
     """The statistical verdict (envs.verdict) of the written folder: its keys go into walkforward.json and
     ``result.doc``, its text to the top of report.md; the run's configurations go into the run log."""
+    from envs.jsonsafe import jsonable
     from envs.verdict import VerdictConfig, write_verdict
-    from envs.walkforward_report import _jsonable
 
     if "buy_and_hold" not in set(result.test["config"]):
         # every test of the verdict is against buy-and-hold or pairs agents with it in one family
         note = "No verdict: it tests against buy_and_hold, which this run left out (--no-baselines)."
         result.doc["verdict_text"] = [note]
-        (result.root / "walkforward.json").write_text(json.dumps(_jsonable(result.doc), indent=1))
+        (result.root / "walkforward.json").write_text(json.dumps(jsonable(result.doc), indent=1))
         print(note)
         return None
     headline = min(cfg.cost_bps, key=lambda c: (abs(c - cfg.agent.cost_bps), c))  # the agents' training cost

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from envs.jsonsafe import jsonable
 from envs.metrics import annual_return, excess_sharpe, max_drawdown, total_return
 
 PERIODS = 252
@@ -105,26 +106,12 @@ def probe_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, float | np.floating):
-        return _finite(float(x))
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, Path):
-        return str(x)
-    return x
-
-
 def write_report(result: Any) -> None:
     """Adds "summary" to result.doc; writes walkforward.json, report.md, equity.png, equity_rules.png,
     sharpe_vs_cost.png."""
     root, doc = Path(result.root), result.doc
     doc["summary"] = summarize(result.test, doc["results"])
-    (root / "walkforward.json").write_text(json.dumps(_jsonable(doc), indent=1))
+    (root / "walkforward.json").write_text(json.dumps(jsonable(doc), indent=1))
     _plots(root, result.test, doc)
     cfg, folds = doc["config"], doc["folds"]
     agent = cfg["agent"]

@@ -104,3 +104,17 @@ def test_expected_max_sharpe_takes_a_fractional_number_of_trials():
     var = 0.5 / 250
     lo, mid, hi = (metrics.expected_max_sharpe(n, var) for n in (10, 10.5, 11))
     assert lo < mid < hi
+
+
+def test_report_json_has_no_nan_and_no_numpy_types():
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from envs.jsonsafe import jsonable
+
+    doc = {1: [np.float32(0.5), np.int64(3), float("nan"), np.inf], "p": Path("runs/x"), "t": (1.0, None)}
+    assert json.loads(json.dumps(jsonable(doc), allow_nan=False)) == {
+        "1": [0.5, 3, None, None], "p": "runs/x", "t": [1.0, None]
+    }  # fmt: skip
