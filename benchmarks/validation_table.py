@@ -11,23 +11,35 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
+import numpy as np
+
 from benchmarks.markdown import write_section
-from lvae.validate import PAPER_NUMBERS
+from lvae.validate import PAPER_NUMBERS, compare_runs, comparison_verdict
 
 
 def load_run(folder: Path) -> tuple[dict[str, dict], dict | None, dict | None]:
-    """(results by run name, comparison or None, timing or None) of a validation or GPU-protocol run."""
+    """(results by run name, comparison or None, timing or None) of a validation or GPU-protocol run.
+
+    The comparison is recomputed from the per-image log-likelihoods saved with the run, so a section always
+    shows what `lvae.validate.compare_runs` says of them today."""
+    timing = None
     if (folder / "summary.json").exists():
         s = json.loads((folder / "summary.json").read_text())
-        return s["results"], s.get("comparison"), s.get("timing")
-    results = {p.parent.name: json.loads(p.read_text()) for p in sorted(folder.glob("*/results.json"))}
-    if not results:
-        raise SystemExit(f"error: no results in {folder} (expected <model>-s<seed>/results.json or summary.json)")
-    comparison = folder / "comparison.json"
-    return results, json.loads(comparison.read_text()) if comparison.exists() else None, None
+        results, timing = s["results"], s.get("timing")
+        with np.load(folder / "log_likelihood.npz") as z:
+            lls = {name: z[name] for name in z.files}
+    else:
+        results = {p.parent.name: json.loads(p.read_text()) for p in sorted(folder.glob("*/results.json"))}
+        if not results:
+            raise SystemExit(f"error: no results in {folder} (expected <model>-s<seed>/results.json or summary.json)")
+        lls = {name: np.load(folder / name / "log_likelihood.npy") for name in results}
+    by_kind = {k: {r["seed"]: lls[n] for n, r in results.items() if r["model"] == k} for k in ("lvae", "vae")}
+    if not (by_kind["lvae"] and by_kind["vae"]):
+        return results, None, timing
+    r0 = next(iter(results.values()))
+    return results, compare_runs(by_kind["lvae"], by_kind["vae"], f"L{r0['iw_samples']} test log-likelihood"), timing
 
 
 def section(results: dict[str, dict], comparison: dict | None, timing: dict | None, command: str) -> str:
@@ -61,20 +73,14 @@ def section(results: dict[str, dict], comparison: dict | None, timing: dict | No
         lines += [f"| {label} | {value:.2f} |" for label, value in paper]
     if comparison:
         c = comparison
-        seeds = "n/a" if c["se_over_seeds"] is None or math.isnan(c["se_over_seeds"]) else f"{c['se_over_seeds']:.2f}"
         pairs = "; ".join(f"seed {p['seed']}: {p['diff']:+.2f} ± {p['paired_se']:.2f}" for p in c["pairs"])
-        verdict = (
-            "the LVAE is better by more than twice the standard error"
-            if c["lvae_better_beyond_2se"]
-            else "the VAE is better by more than twice the standard error"
-            if c["vae_better_beyond_2se"]
-            else "no difference beyond twice the standard error"
-        )
+        seeds = "n/a" if c["n_seeds"] < 2 else f"{c['se_over_seeds']:.2f}"
         lines += [
             "",
             f"LVAE − VAE in L{r0['iw_samples']}, paired over the same test images ({pairs}): mean "
-            f"{c['mean_diff']:+.2f} nats over {c['n_seeds']} seed pairs, standard error over images "
-            f"{c['paired_se_over_images']:.2f}, over seeds {seeds}: {verdict}.",
+            f"{c['mean_diff']:+.2f} nats over {c['n_seeds']} seed pairs; standard error over images (of the "
+            f"seed-averaged differences) {c['paired_se_over_images']:.2f}, over seeds {seeds}: "
+            f"{comparison_verdict(c)}.",
         ]
     if timing:
         lines += ["", "Group step time measured in the same run (second of two epochs, CUDA graph, fp32):", ""]

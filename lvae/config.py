@@ -118,9 +118,12 @@ class TrainConfig:
 # The paper's largest MNIST model: five stochastic layers 64-32-16-8-4, MLPs of two layers 512-256-128-64-32.
 MNIST_PAPER = LVAEConfig()
 MNIST_PAPER_TRAIN = TrainConfig(epochs=2000, warmup_epochs=200, batch_size=256, dynamic_binarize=True)
-# The original code's choices where the paper is silent (casperkaae/LVAE, run_models.py): batch norm on the
-# Gaussian heads too, single-sample KL at every layer, Glorot-normal weights, learning rate 2e-3, gradient norm
-# clipped to 4 and then every element to ±0.9.
+# The original code's argparse defaults where the paper is silent (casperkaae/LVAE, run_models.py): batch norm on
+# the Gaussian heads too, single-sample KL at every layer, Glorot-normal weights, learning rate 2e-3, gradient norm
+# clipped to 4 and then every element to ±0.9. Not copied, as the paper's equations say otherwise or are silent:
+# its README's commands use lr 2e-4; its LVAE merges with a separate inference top-down network
+# (-ladder_share_params False) and passes only the means up (-only_mu_up True); its VAE's prior MLPs are
+# hidden[i+1] wide (here hidden[i], as for the LVAE, so both share one generative model).
 ORIGINAL_MODEL = LVAEConfig(head_batch_norm=True, kl="sample", init="glorot_normal")
 ORIGINAL_TRAIN = TrainConfig(
     epochs=2000, warmup_epochs=200, batch_size=256, dynamic_binarize=True, lr=2e-3, grad_clip=4.0, clip_value=0.9

@@ -235,6 +235,8 @@ def fit_group(
             replay()
         last = epoch == cfg.epochs - 1
         scored = valid is not None and ((epoch + 1) % eval_every == 0 or last)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)  # the epoch's kernels, not only their launches
         seconds = (time.perf_counter() - started) / len(slots)  # the group's time, shared out
         for i, slot in enumerate(slots):
             _record(slot, epoch, cfg, n_batches, valid if scored else None, seconds)
@@ -287,6 +289,10 @@ def _step(slot: _Slot, beta: Tensor, arange: Tensor) -> None:
     rows = slot.order.index_select(0, slot.ptr * arange.shape[0] + arange)
     x = slot.data.index_select(0, rows)  # (B, D)
     slot.ptr.add_(1)
+    # The forward pass moves the batch-norm statistics; a skipped step must not (a non-finite batch would poison
+    # them for good), so they are kept and put back below when the step is skipped.
+    buffers = list(slot.model.buffers())
+    before = [b.clone() for b in buffers]
     loss, out = training_loss(slot.model, x, beta, cfg.iw_train)
     loss.backward()
     norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
@@ -297,6 +303,9 @@ def _step(slot: _Slot, beta: Tensor, arange: Tensor) -> None:
     slot.opt.step()
     slot.opt.zero_grad(set_to_none=False)
     with torch.no_grad():
+        skip = slot.found_inf > 0
+        for b, old in zip(buffers, before, strict=True):
+            b.copy_(torch.where(skip, old, b))
         kls = torch.stack([layer.kl.mean() for layer in out.layers])  # (L,)
         stats = torch.cat([loss.detach()[None], (out.log_px.mean() - kls.sum())[None], kls])
         kept = slot.found_inf == 0
@@ -337,6 +346,8 @@ def _capture(slots: list[_Slot], beta: Tensor, arange: Tensor, device: torch.dev
     side.wait_stream(torch.cuda.current_stream(device))
     with torch.cuda.stream(side):
         for _ in range(3):
+            for slot in slots:
+                slot.ptr.zero_()  # every warm-up step reads the first batch: the data may hold only one
             _group_step(slots, beta, arange, streams)
     torch.cuda.current_stream(device).wait_stream(side)
     torch.cuda.synchronize(device)

@@ -312,33 +312,70 @@ def evaluate_model(
 
 
 def compare(out: Path, cfg: ValidateConfig) -> dict:
-    """LVAE − VAE on the same test images: per seed pair (paired over images) and across seeds.
+    """LVAE − VAE on the same test images, from each run's per-image log-likelihoods (see `compare_runs`)."""
+    lvae = {s: np.load(out / f"lvae-s{s}" / "log_likelihood.npy") for s in cfg.seeds}
+    vae = {s: np.load(out / f"vae-s{s}" / "log_likelihood.npy") for s in cfg.seeds}
+    return compare_runs(lvae, vae, f"L{cfg.iw_samples} test log-likelihood (nats)")
 
-    Seed i of the LVAE pairs with seed i of the VAE. The paired standard error over images measures the test
-    set's sampling noise for one pair of trained models; the spread over seed pairs measures training noise. The
-    difference counts as significant when it exceeds twice the larger of the two standard errors.
+
+def compare_runs(lvae: dict[int, np.ndarray], vae: dict[int, np.ndarray], metric: str, alpha: float = 0.05) -> dict:
+    """LVAE − VAE: per seed pair (seed i of each, paired over the same images) and across the pairs.
+
+    Two sources of noise: training (the spread of the pairs' mean differences, a standard error over n seeds with
+    n − 1 degrees of freedom) and the test set's sampling (the paired standard error of the seed-averaged
+    per-image differences: every seed is scored on the same images, so the pairs' image noise is shared, not
+    independent). Their quadrature sum is the standard error of the mean difference; it counts as significant
+    when |t| exceeds Student's t quantile with n − 1 degrees of freedom (two-sided, `alpha`). One seed pair cannot
+    separate training noise from a real difference: then there is no test, only the per-image standard error.
     """
+    from scipy import stats
+
+    seeds = sorted(set(lvae) & set(vae))
+    if not seeds:
+        raise ValueError("no seed has both an LVAE and a VAE run")
+    diffs = np.stack([np.asarray(lvae[s], np.float64) - np.asarray(vae[s], np.float64) for s in seeds])  # (n, I)
     pairs = []
-    for seed in cfg.seeds:
-        a = np.load(out / f"lvae-s{seed}" / "log_likelihood.npy")
-        b = np.load(out / f"vae-s{seed}" / "log_likelihood.npy")
-        diff, se = paired_difference(a, b)
-        pairs.append({"seed": seed, "lvae": float(a.mean()), "vae": float(b.mean()), "diff": diff, "paired_se": se})
-    diffs = np.array([p["diff"] for p in pairs])
-    mean = float(diffs.mean())
-    seed_se = float(diffs.std(ddof=1) / math.sqrt(len(diffs))) if len(diffs) > 1 else math.nan
-    image_se = float(np.sqrt(np.mean([p["paired_se"] ** 2 for p in pairs]) / len(pairs)))
-    bound = max(image_se, seed_se) if not math.isnan(seed_se) else image_se
+    for s in seeds:
+        mean_d, se_d = paired_difference(lvae[s], vae[s])
+        pairs.append({"seed": s, "lvae": float(np.mean(lvae[s])), "vae": float(np.mean(vae[s])), "diff": mean_d,
+                      "paired_se": se_d})  # fmt: skip
+    n = len(seeds)
+    per_seed = diffs.mean(axis=1)
+    mean = float(per_seed.mean())
+    _, image_se = paired_difference(diffs.mean(axis=0), np.zeros(diffs.shape[1]))
+    seed_se = se = t_crit = p_value = math.nan
+    if n >= 2:
+        seed_se = float(per_seed.std(ddof=1) / math.sqrt(n))
+        se = math.hypot(seed_se, image_se)
+        t_crit = float(stats.t.ppf(1 - alpha / 2, n - 1))
+        p_value = float(2 * stats.t.sf(abs(mean) / se, n - 1))
+    significant = n >= 2 and abs(mean) > t_crit * se
     return {
-        "metric": f"L{cfg.iw_samples} test log-likelihood (nats)",
+        "metric": metric,
         "pairs": pairs,
         "mean_diff": mean,
         "paired_se_over_images": image_se,
         "se_over_seeds": seed_se,
-        "n_seeds": len(pairs),
-        "lvae_better_beyond_2se": bool(mean > 2 * bound),
-        "vae_better_beyond_2se": bool(mean < -2 * bound),
+        "se": se,
+        "t_critical": t_crit,
+        "p_value": p_value,
+        "alpha": alpha,
+        "n_seeds": n,
+        "lvae_better_significant": bool(significant and mean > 0),
+        "vae_better_significant": bool(significant and mean < 0),
     }
+
+
+def comparison_verdict(c: dict) -> str:
+    """The comparison in words: what its test supports, and nothing more."""
+    if c["n_seeds"] < 2:
+        return "one seed pair: training noise cannot be separated from a difference, so no test"
+    level = f"{1 - c['alpha']:.0%}"
+    if c["lvae_better_significant"]:
+        return f"the LVAE is better (t-test over seeds, p = {c['p_value']:.3f}, {level} level)"
+    if c["vae_better_significant"]:
+        return f"the VAE is better (t-test over seeds, p = {c['p_value']:.3f}, {level} level)"
+    return f"no significant difference (t-test over {c['n_seeds']} seeds, p = {c['p_value']:.2f})"
 
 
 def comparison_table(c: dict, results: dict[str, dict]) -> str:
@@ -352,18 +389,11 @@ def comparison_table(c: dict, results: dict[str, dict]) -> str:
         f"| {p['seed']} | {p['lvae']:.2f} | {p['vae']:.2f} | {p['diff']:+.2f} | {p['paired_se']:.2f} |"
         for p in c["pairs"]
     ]
-    seeds = "n/a (one seed)" if math.isnan(c["se_over_seeds"]) else f"{c['se_over_seeds']:.2f}"
-    verdict = (
-        "LVAE better by more than twice the standard error"
-        if c["lvae_better_beyond_2se"]
-        else "VAE better by more than twice the standard error"
-        if c["vae_better_beyond_2se"]
-        else "no difference beyond twice the standard error"
-    )
+    seeds = "n/a (one seed)" if c["n_seeds"] < 2 else f"{c['se_over_seeds']:.2f}"
     lines += [
         "",
         f"Mean over {c['n_seeds']} seed pairs: {c['mean_diff']:+.2f} nats; s.e. over images "
-        f"{c['paired_se_over_images']:.2f}, over seeds {seeds}: {verdict}.",
+        f"{c['paired_se_over_images']:.2f}, over seeds {seeds}: {comparison_verdict(c)}.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -172,3 +172,11 @@ def test_training_writes_its_epochs_to_tensorboard(tmp_path):
     assert [e.value for e in events.Scalars("beta")] == pytest.approx([0.0, 1.0])
     assert [e.value for e in events.Scalars("kl/z2")] == pytest.approx([k[1] for k in history.kl_per_layer])
     assert [e.step for e in events.Scalars("active_units/total")] == [2]  # scored at the second epoch only
+
+
+def test_a_skipped_step_leaves_the_batch_norm_statistics_alone():
+    model = _model()
+    stats = {k: v.clone() for k, v in model.state_dict().items() if "running" in k or "num_batches" in k}
+    fit_group([model], _data(), dataclasses.replace(TRAIN, skip_threshold=1e-12), [0], progress=False)
+    after = model.state_dict()
+    assert stats and all(torch.equal(v, after[k]) for k, v in stats.items())

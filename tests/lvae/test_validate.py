@@ -79,3 +79,22 @@ def test_both_models_two_seeds_and_a_finetuning_stage_give_a_paired_comparison(s
 def test_comparing_the_models_needs_one_kl_estimator():
     with pytest.raises(ValueError, match="same KL estimator"):
         ValidateConfig(models=("lvae", "vae"), kl="analytic")
+
+
+def test_the_lvae_vae_comparison_on_hand_computed_values():
+    from lvae.validate import compare_runs
+
+    lvae = {0: np.array([1.0, 2.0, 3.0, 4.0]), 1: np.array([2.0, 2.0, 2.0, 2.0])}
+    vae = {0: np.zeros(4), 1: np.zeros(4)}
+    c = compare_runs(lvae, vae, "nats")
+    # seed means 2.5 and 2.0; over seeds: sd 0.3536, s.e. 0.25; seed-averaged per-image differences
+    # [1.5, 2, 2.5, 3]: sd 0.6455, s.e. 0.3227; in quadrature 0.4082; t = 5.51 on 1 d.f. (critical 12.71)
+    assert c["mean_diff"] == pytest.approx(2.25)
+    assert c["se_over_seeds"] == pytest.approx(0.25)
+    assert c["paired_se_over_images"] == pytest.approx(0.32275, rel=1e-4)
+    assert c["se"] == pytest.approx(0.40825, rel=1e-4)
+    assert c["t_critical"] == pytest.approx(12.7062, rel=1e-4)
+    assert c["p_value"] == pytest.approx(0.1143, abs=2e-4)
+    assert not c["lvae_better_significant"] and not c["vae_better_significant"]
+    one = compare_runs({0: lvae[0]}, {0: vae[0]}, "nats")
+    assert one["n_seeds"] == 1 and not one["lvae_better_significant"]  # one pair: no test at all
