@@ -464,6 +464,7 @@ def build(cfg: BuildConfig, progress: bool = True) -> Build:
             "kl_per_layer": history.kl_per_layer[-1],
         },
     }
+
     def write(folder: Path) -> dict:
         shutil.move(logs, folder / "tensorboard")  # `tensorboard --logdir runs/` shows the build's LVAE fit
         return _write_build(folder, ds, latents, model, cfg, {**info, "timings_s": timings})
