@@ -50,6 +50,9 @@ from lvae.tensorboard import EpochLog
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "last.pt"
+TRAINER_VERSION = 2
+"""Bumped whenever a change to the training step changes the weights it produces (caches of fitted models key on
+it). 2: one grouped trainer, fused Adam with on-device skipping, batch-norm statistics kept on skipped steps."""
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 A fold's LVAE or plain VAE is fitted on that fold's normalised training windows only (pipeline.build's
 ``fit_lvae``). The cache key is the sha256 of the training array's bytes and shape, the model kind, every
-field of the build config that the fit reads, and the torch version; a rerun, or another experiment whose
+field of the build config that the fit reads, the device type, the torch version and the LVAE trainer's
+version (``lvae.train.TRAINER_VERSION``); a rerun, or another experiment whose
 fold has the same training rows and settings, loads the model instead of fitting it again.
 
 Cache directory (default ``runs/encoders``)::
@@ -40,12 +41,16 @@ class FittedEncoder:
 
 
 def encoder_key(kind: str, train_x: np.ndarray, cfg) -> str:
-    """sha256 of the training windows, the model kind, the fit settings of ``cfg`` (a BuildConfig), torch."""
+    """sha256 of the training windows, the model kind, the fit settings of ``cfg`` (a BuildConfig), the device
+    type, torch and the trainer's version."""
     import torch
+
+    from lvae.train import TRAINER_VERSION, resolve_device
 
     x = np.ascontiguousarray(train_x, dtype=np.float32)
     h = hashlib.sha256()
-    settings = {"kind": kind, "shape": list(x.shape), "torch": torch.__version__}
+    settings = {"kind": kind, "shape": list(x.shape), "torch": torch.__version__, "trainer": TRAINER_VERSION,
+                "device": resolve_device(getattr(cfg, "device", "auto")).type}  # fmt: skip
     settings.update({f: list(v) if isinstance(v, tuple) else v for f in FIT_FIELDS for v in [getattr(cfg, f)]})
     h.update(json.dumps(settings, sort_keys=True).encode())
     h.update(x.tobytes())

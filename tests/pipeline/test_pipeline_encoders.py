@@ -27,6 +27,15 @@ def test_key_changes_with_data_config_seed_and_kind():
     assert key not in others and len(others) == 5
 
 
+def test_key_changes_with_the_trainer_version(monkeypatch):
+    import lvae.train
+
+    x = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
+    key = encoder_key("lvae", x, CFG)
+    monkeypatch.setattr(lvae.train, "TRAINER_VERSION", lvae.train.TRAINER_VERSION + 1)
+    assert encoder_key("lvae", x, CFG) != key  # weights fitted by older training code are not reused
+
+
 def test_a_second_fit_loads_the_cached_model(tmp_path):
     x = np.random.default_rng(1).normal(size=(64, 6)).astype(np.float32)
     first = fit_encoder("vae", x, CFG, tmp_path / "cache", meta={"train_end": "2020-01-01"}, log_dir=tmp_path / "tb1")
