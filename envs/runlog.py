@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -76,10 +77,14 @@ def count_trials(path: str | Path, data_hash: str) -> int:
     return len({(r["run"], r["config"]) for r in read_log(path) if r["data"] == data_hash})
 
 
-def count_with(path: str | Path, data_hash: str, run: str, configs: list[str]) -> int:
-    """What :func:`count_trials` will be once ``run``'s ``configs`` are recorded (nothing is written)."""
+def count_with(
+    path: str | Path, data_hash: str, run: str, configs: list[str], keep: Callable[[str], bool] | None = None
+) -> int:
+    """What :func:`count_trials` will be once ``run``'s ``configs`` are recorded (nothing is written); with
+    ``keep``, only the logged configurations it accepts count (e.g. the searched ones, not fixed benchmarks)."""
     seen = {(r["run"], r["config"]) for r in read_log(path) if r["data"] == data_hash}
-    return len(seen | {(run, c) for c in configs})
+    total = seen | {(run, c) for c in configs}
+    return len([1 for _, c in total if keep is None or keep(c)])
 
 
 def record_trials(path: str | Path, data_hash: str, run: str, configs: list[str], source: str) -> int:

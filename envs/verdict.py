@@ -37,7 +37,7 @@ import pandas as pd
 
 from envs import inference as inf
 from envs.jsonsafe import jsonable
-from envs.metrics import deflated_sharpe, effective_trials, expected_max_sharpe, mean_correlation, t_interval
+from envs.metrics import effective_trials, expected_max_sharpe, mean_correlation, probabilistic_sharpe, t_interval
 from envs.panel import Panel, Series, check_panel, to_panel
 from envs.pbo import pbo_cscv
 
@@ -118,13 +118,15 @@ class DSRResult:
     selected_by: str
     cost_bps: float
     value: float
-    sharpe: float  # annualised test Sharpe of the seed-averaged returns
+    sharpe: float  # annualised Sharpe of the selected configuration where it was selected (validation blocks)
     sr0: float  # annualised expected maximum Sharpe of n_effective null trials
-    n_trials: int  # configurations ever tried on this data (run log), this run's included
-    n_run: int  # configurations of this run
+    n_trials: int  # searched configurations ever tried on this data (run log), this run's included
+    n_run: int  # searched configurations of this run (agents and probes)
     n_effective: float
-    rho: float  # mean pairwise correlation of this run's configurations
-    n_days: int
+    rho: float  # mean pairwise correlation of the candidates' selection-stage returns
+    n_days: int  # days of the selection stage
+    test_sharpe: float  # annualised Sharpe of the selected configuration's test blocks
+    test_psr: float  # P(true test Sharpe > 0), the probabilistic Sharpe ratio of the test blocks
 
 
 @dataclass(frozen=True)
@@ -314,34 +316,58 @@ def _pbo_blocks(n_days: int, wanted: int) -> int:
     return max(s, 2)
 
 
+def searched(configs: list[str]) -> list[str]:
+    """The configurations a search chooses among: agents and probes ("<policy>/<features>"). The fixed rules
+    (buy-and-hold, cash, ...) are benchmarks every run repeats, not trials of a search."""
+    return [c for c in configs if "/" in c]
+
+
 def _dsr(panel: Panel, valid: Panel | None, cost: float, n_logged: int | None, cfg: VerdictConfig) -> DSRResult | None:
-    trials = panel.at_cost(cost)
-    candidates = [s for s in trials if np.std(_seed_mean(s)) > inf.TINY_SD]
-    if not candidates:
+    """The deflated Sharpe ratio where the selection happened (Bailey & López de Prado 2014).
+
+    The searched configurations (agents and probes) compete on the validation blocks; the winner's validation
+    Sharpe is deflated by the expected maximum of N null trials with the variance of the candidates' validation
+    Sharpe ratios, N from the run log shrunk by their correlation. The winner's test blocks, which the selection
+    never saw, get a plain probabilistic Sharpe ratio against 0 (`test_psr`). Without validation blocks the
+    selection is on the test blocks, and the report says so.
+    """
+    test = {s.config: s for s in panel.at_cost(cost) if np.std(_seed_mean(s)) > inf.TINY_SD}
+    names = searched(list(test)) or list(test)
+    if not names:
         return None
-    vals = {}
+    stage = {}
     if valid is not None:
-        for s in candidates:
-            v = valid.get(s.config, cost)
-            if v is not None:
-                vals[s.config] = float(inf.sharpe(v.excess).mean())
-    by_valid = len(vals) == len(candidates)
-    score = vals if by_valid else {s.config: float(inf.sharpe(s.excess).mean()) for s in candidates}
-    selected = max(candidates, key=lambda s: score[s.config])
-    matrix = np.stack([_seed_mean(s) for s in trials], axis=1)  # (T, N)
-    sr_trials = inf.sharpe(matrix.T, periods=1)
-    n_run = len(trials)
+        stage = {c: v for c in names if (v := valid.get(c, cost)) is not None and np.std(_seed_mean(v)) > inf.TINY_SD}
+    by_valid = len(stage) == len(names)
+    if not by_valid:
+        stage = {c: test[c] for c in names}
+    # Each candidate's Sharpe is the mean over its seeds of each seed's (per-day) Sharpe, so a configuration with
+    # more seeds is not favoured by the lower volatility of its seed-averaged returns.
+    sr_trials = np.array([float(inf.sharpe(stage[c].excess, periods=1).mean()) for c in names])
+    best = int(np.argmax(sr_trials))
+    selected = names[best]
+    matrix = np.stack([_seed_mean(stage[c]) for c in names], axis=1)  # (T, N), for the trials' correlation
+    n_run = len(names)
     n_trials = max(n_run, n_logged or 0)
     rho = mean_correlation(matrix)
     n_eff = effective_trials(n_trials, rho)
     var = float(np.var(sr_trials, ddof=1)) if n_run > 1 else 0.0
-    r = _seed_mean(selected)
+    sr0 = expected_max_sharpe(n_eff, var)
+    r_stage, r_test = _seed_mean(stage[selected]), _seed_mean(test[selected])
+    sr_test = float(inf.sharpe(test[selected].excess, periods=1).mean())
     return DSRResult(
-        selected=selected.config, selected_by="validation Sharpe" if by_valid else "test Sharpe (no validation)",
-        cost_bps=cost, value=deflated_sharpe(r, n_eff, var), sharpe=float(inf.sharpe(r)),
-        sr0=expected_max_sharpe(n_eff, var) * math.sqrt(inf.PERIODS), n_trials=n_trials, n_run=n_run,
-        n_effective=n_eff, rho=rho, n_days=len(r),
+        selected=selected, selected_by="validation Sharpe" if by_valid else "test Sharpe (no validation blocks)",
+        cost_bps=cost, value=_psr(sr_trials[best], sr0, r_stage), sharpe=sr_trials[best] * math.sqrt(inf.PERIODS),
+        sr0=sr0 * math.sqrt(inf.PERIODS), n_trials=n_trials, n_run=n_run, n_effective=n_eff, rho=rho,
+        n_days=len(r_stage), test_sharpe=sr_test * math.sqrt(inf.PERIODS), test_psr=_psr(sr_test, 0.0, r_test),
     )  # fmt: skip
+
+
+def _psr(sr: float, sr0: float, r: np.ndarray) -> float:
+    """Probabilistic Sharpe ratio of a per-day ``sr`` against ``sr0``, higher moments from the returns ``r``."""
+    from scipy import stats
+
+    return probabilistic_sharpe(float(sr), sr0, len(r), float(stats.skew(r)), float(stats.kurtosis(r, fisher=False)))
 
 
 def fold_sharpes(panel: Panel, cost: float) -> pd.DataFrame:
@@ -419,14 +445,16 @@ def write_verdict(run_dir: str | Path, cfg: VerdictConfig = VerdictConfig(), qui
     digest = data_hash(doc, panel, cfg.benchmark)
     conf = doc.get("config") if isinstance(doc.get("config"), dict) else None
     run = runlog.run_key(conf or {"data": digest, "configs": panel.configs, "costs": panel.costs})
-    verdict = compute_verdict(panel, valid, cfg, runlog.count_with(cfg.run_log, digest, run, panel.configs))
+    tried = searched(panel.configs)
+    n_logged = runlog.count_with(cfg.run_log, digest, run, tried, keep=lambda c: "/" in c)
+    verdict = compute_verdict(panel, valid, cfg, n_logged)
     _write_json(wf_path, {**doc, **verdict.to_json()})
     _write_report(root / "report.md", verdict)
     if cfg.plots:
         from envs.verdict_plots import plot_verdict
 
         plot_verdict(panel, verdict, root)
-    runlog.record_trials(cfg.run_log, digest, run, panel.configs, source="walkforward")
+    runlog.record_trials(cfg.run_log, digest, run, tried, source="walkforward")
     if not quiet:
         from envs.verdict_text import markdown
 

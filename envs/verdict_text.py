@@ -129,16 +129,22 @@ def dsr_paragraph(v: Verdict) -> str | None:
     d = v.dsr
     if d is None:
         return None
+    stage = "validation" if d.selected_by == "validation Sharpe" else "test"
     text = (
-        f"Deflated Sharpe ratio of the selected configuration ({d.selected}, chosen by {d.selected_by} at "
-        f"{_cost(d.cost_bps)}): test Sharpe of its seed-averaged returns {_f(d.sharpe)} against an expected maximum of "
-        f"{_f(d.sr0)} under the "
-        f"null, DSR = {_f(d.value, '{:.2f}')} with {d.n_trials} configurations tried on this data "
-        f"({d.n_run} in this run; effective {d.n_effective:.1f} at mean correlation {_f(d.rho, '{:.2f}')})"
+        f"Deflated Sharpe ratio of the selection ({d.selected}, the best {stage} Sharpe at {_cost(d.cost_bps)} among "
+        f"the agents and probes, mean over seeds): {stage} Sharpe {_f(d.sharpe)} against an expected maximum of "
+        f"{_f(d.sr0)} for "
+        f"{d.n_trials} searched configurations tried on this data ({d.n_run} in this run; effective "
+        f"{d.n_effective:.1f} at mean correlation {_f(d.rho, '{:.2f}')}), DSR = {_f(d.value, '{:.2f}')}"
     )
     if math.isfinite(d.value) and d.value >= 1 - v.config.alpha:
-        return text + f" — its Sharpe ratio is significant at {1 - v.config.alpha:.0%} after selection."
-    return text + " — its Sharpe ratio is not significant once the selection is accounted for."
+        text += f" — the selection beats chance at {1 - v.config.alpha:.0%}"
+    else:
+        text += " — the selection does not beat what chance alone would pick"
+    return text + (
+        f"; on the test blocks its Sharpe is {_f(d.test_sharpe)}, probabilistic Sharpe P(SR > 0) = "
+        f"{_f(d.test_psr, '{:.2f}')}."
+    )
 
 
 def probe_paragraph(v: Verdict) -> str | None:

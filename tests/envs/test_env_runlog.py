@@ -39,3 +39,13 @@ def test_a_malformed_log_is_an_error_not_a_silent_zero(tmp_path):
     log.write_text('{"data": "d"}\n')
     with pytest.raises(ValueError, match="needs data, run and config"):
         runlog.read_log(log)
+
+
+def test_counting_only_searched_configurations_leaves_fixed_benchmarks_out(tmp_path):
+    from envs.runlog import count_with, record_trials
+
+    log = tmp_path / "trials.jsonl"
+    record_trials(log, "d", "run1", ["ppo/lvae", "buy_and_hold", "cash"], source="walkforward")
+    searched = lambda c: "/" in c  # noqa: E731
+    assert count_with(log, "d", "run2", ["ppo/lvae", "probe/lvae", "buy_and_hold"]) == 6
+    assert count_with(log, "d", "run2", ["ppo/lvae", "probe/lvae", "buy_and_hold"], keep=searched) == 3

@@ -119,11 +119,12 @@ def test_walk_forward_cli_writes_the_contract(tmp_path):
     (fold,) = doc["folds"]
     assert (fold["test_start"], fold["test_end"]) == ("2022-01-03", "2022-12-30")
     assert len(doc["results"]) == len(configs) * 2 and doc["results"][0]["returns"] == "daily_returns.parquet"
-    # the verdict ran on the folder: its keys, the run log of the 8 configurations, the report's first section
-    assert doc["spa"]["benchmark"] == "buy_and_hold" and doc["dsr"]["n_trials"] == len(configs)
+    # the verdict ran on the folder: its keys, the run log of the 2 searched configurations (agent and probe),
+    # the report's first section
+    assert doc["spa"]["benchmark"] == "buy_and_hold" and doc["dsr"]["n_trials"] == 2
     assert doc["verdict"] == [] and "No lvae agent to compare." in doc["verdict_text"][0]  # raw features only
     assert 0 <= doc["pbo"] <= 1
-    assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == len(configs)
+    assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == 2
     assert (out / "report.md").read_text().startswith("<!-- verdict:start -->")
     # buy-and-hold at 10 bp, by hand: flat (cash) on the first two days, bought at the second close, sold at the last
     bh = test[(test["config"] == "buy_and_hold") & (test["cost_bps"] == 10.0)].sort_values("date")
