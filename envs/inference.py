@@ -243,7 +243,7 @@ class MCSResult:
 
 
 def model_confidence_set(losses: pd.DataFrame, alpha: float, reps: int, block: float, seed: int) -> MCSResult:
-    """Hansen, Lunde & Nason's MCS (arch's ``MCS``, max statistic) over the columns of ``losses``."""
+    """Hansen, Lunde & Nason's MCS (arch's ``MCS``, range statistic T_R) over the columns of ``losses``."""
     from arch.bootstrap import MCS
 
     mcs = MCS(losses, size=alpha, reps=reps, block_size=max(1, int(round(block))), method="R", seed=seed)

@@ -116,12 +116,16 @@ def download_french(timeout_s: float = 30.0) -> pd.Series:  # pragma: no cover -
         return parse_french_daily(z.read(name).decode("latin-1"))
 
 
-def irx_daily(start: str, end: str) -> pd.Series:  # pragma: no cover - network
-    """^IRX (13-week T-bill, annual percent) from yfinance as a simple rate per trading day."""
+def irx_daily(start: str, end: str) -> pd.Series:
+    """^IRX (13-week T-bill, annual percent) from yfinance as a simple rate per trading day.
+
+    The yield quoted at day t's close is what cash earns over the next day, so each day's rate is the previous
+    close's quote (a day's own quote would be known only at the end of the day it pays for)."""
     from pipeline.ingest import download_bars
 
     bars = download_bars(["^IRX"], start, end)
-    return pd.Series(bars["close"].to_numpy(np.float64) / 100.0 / 252, index=pd.DatetimeIndex(bars["date"]))
+    quote = pd.Series(bars["close"].to_numpy(np.float64) / 100.0 / 252, index=pd.DatetimeIndex(bars["date"]))
+    return quote.sort_index().shift(1).dropna()
 
 
 def align_rates(series: pd.Series, dates: pd.DatetimeIndex) -> np.ndarray:

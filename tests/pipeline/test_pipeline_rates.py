@@ -46,3 +46,16 @@ def test_embedded_snapshot_matches_the_staged_library_file(shared_datasets):
     np.testing.assert_array_equal(embedded.to_numpy(), staged.loc[embedded.index].to_numpy())
     assert risk_free("none", embedded.index[:3]).rf.tolist() == [0.0, 0.0, 0.0]
     assert risk_free("auto", embedded.index[:3], "csv").source == "none"
+
+
+def test_a_t_bill_quote_pays_for_the_following_day(monkeypatch):
+    import pandas as pd
+
+    from pipeline import ingest, rates
+
+    days = pd.to_datetime(["2020-01-02", "2020-01-03", "2020-01-06"])
+    bars = pd.DataFrame({"date": days, "close": [2.52, 5.04, 7.56]})  # annual percent
+    monkeypatch.setattr(ingest, "download_bars", lambda tickers, start, end: bars)
+    r = rates.irx_daily("2020-01-01", "2020-01-07")
+    assert list(r.index) == list(days[1:])  # no rate for the first day: nothing was quoted before it
+    assert r.to_numpy() == pytest.approx([2.52 / 100 / 252, 5.04 / 100 / 252])
