@@ -24,7 +24,6 @@ annualised, ``sqrt(252)``, of the stitched out-of-sample days of all folds):
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -40,6 +39,7 @@ from envs.jsonsafe import jsonable
 from envs.metrics import effective_trials, expected_max_sharpe, mean_correlation, probabilistic_sharpe, t_interval
 from envs.panel import Panel, Series, check_panel, to_panel
 from envs.pbo import pbo_cscv
+from lvae.cli import ArgumentParser, InputError, run_cli
 
 FEATURE_SETS = ("lvae", "vae", "pca", "raw")
 START, END = "<!-- verdict:start -->", "<!-- verdict:end -->"
@@ -316,10 +316,14 @@ def _pbo_blocks(n_days: int, wanted: int) -> int:
     return max(s, 2)
 
 
+def is_searched(config: str) -> bool:
+    """Whether a search chooses among this configuration: agents and probes ("<policy>/<features>"). The fixed
+    rules (buy-and-hold, cash, ...) are benchmarks every run repeats, not trials of a search."""
+    return "/" in config
+
+
 def searched(configs: list[str]) -> list[str]:
-    """The configurations a search chooses among: agents and probes ("<policy>/<features>"). The fixed rules
-    (buy-and-hold, cash, ...) are benchmarks every run repeats, not trials of a search."""
-    return [c for c in configs if "/" in c]
+    return [c for c in configs if is_searched(c)]
 
 
 def _dsr(panel: Panel, valid: Panel | None, cost: float, n_logged: int | None, cfg: VerdictConfig) -> DSRResult | None:
@@ -439,6 +443,12 @@ def write_verdict(run_dir: str | Path, cfg: VerdictConfig = VerdictConfig(), qui
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a directory")
     panel = load_panel(root / "daily_returns.parquet")
+    if cfg.benchmark not in panel.configs:
+        raise InputError(
+            f"no {cfg.benchmark!r} to test against (every test of the verdict needs it; a walk-forward run with "
+            "--no-baselines has no verdict)",
+            str(root / "daily_returns.parquet"),
+        )
     valid = load_panel(root / "valid_returns.parquet") if (root / "valid_returns.parquet").exists() else None
     wf_path = root / "walkforward.json"
     doc = json.loads(wf_path.read_text()) if wf_path.exists() else {}
@@ -446,7 +456,7 @@ def write_verdict(run_dir: str | Path, cfg: VerdictConfig = VerdictConfig(), qui
     conf = doc.get("config") if isinstance(doc.get("config"), dict) else None
     run = runlog.run_key(conf or {"data": digest, "configs": panel.configs, "costs": panel.costs})
     tried = searched(panel.configs)
-    n_logged = runlog.count_with(cfg.run_log, digest, run, tried, keep=lambda c: "/" in c)
+    n_logged = runlog.count_with(cfg.run_log, digest, run, tried, keep=is_searched)
     verdict = compute_verdict(panel, valid, cfg, n_logged)
     _write_json(wf_path, {**doc, **verdict.to_json()})
     _write_report(root / "report.md", verdict)
@@ -484,7 +494,7 @@ def _write_report(path: Path, verdict: Verdict) -> None:
 # --- command line ---------------------------------------------------------------------------------------
 def _parse(argv: list[str] | None) -> tuple[Path, VerdictConfig]:
     d = VerdictConfig()
-    p = argparse.ArgumentParser(prog="python -m envs.verdict", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m envs.verdict", description=__doc__.split("\n\n")[0])
     p.add_argument("run_dir", type=Path, help="walk-forward folder with daily_returns.parquet")
     p.add_argument("--alpha", type=float, default=d.alpha, help="test size (intervals are 1 - alpha)")
     p.add_argument("--reps", type=int, default=d.reps, help="bootstrap replications")
@@ -512,4 +522,4 @@ def main(argv: list[str] | None = None) -> Verdict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -39,16 +39,13 @@ Output folder (``out``, default ``runs/walkforward/<UTC time>-<agent>/``)::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +69,8 @@ from envs.metrics import annual_return, excess_sharpe, max_drawdown, sortino_rat
 from envs.policies import SB3Policy
 from envs.rewards import borrow_rate_per_period, rescore, simple_returns
 from envs.trading import LatentTradingEnv
-from pipeline.build import BuildConfig, data_hash, encode_windows
+from lvae.cli import ArgumentParser, InputError, run_cli
+from pipeline.build import BuildConfig, data_hash, encode_windows, package_versions
 from pipeline.encoders import DEFAULT_ENCODER_CACHE, fit_encoder
 from pipeline.features import FEATURE_NAMES, LOOKBACK, compute_features
 from pipeline.rates import RATE_SOURCES, risk_free
@@ -136,6 +134,8 @@ class WalkForwardConfig:
             raise ValueError("cost_bps needs at least one level, all >= 0")
         if self.execution_delay < 0 or self.encoder_seeds < 1 or self.vol_target <= 0:
             raise ValueError("execution_delay >= 0, encoder_seeds >= 1 and vol_target > 0 are required")
+        if self.fold_years < 1 or self.min_train_years < 2 or (self.train_years is not None and self.train_years < 1):
+            raise ValueError("need fold_years >= 1, min_train_years >= 2 (train + validation years), train_years >= 1")
         if self.rf not in RATE_SOURCES and not Path(self.rf).exists():
             raise ValueError(f"rf must be one of {RATE_SOURCES} or an existing file, got {self.rf!r}")
 
@@ -488,17 +488,16 @@ def add_verdict(result: WalkForwardResult, cfg: WalkForwardConfig) -> Any:
     from envs.jsonsafe import jsonable
     from envs.verdict import VerdictConfig, write_verdict
 
-    if "buy_and_hold" not in set(result.test["config"]):
-        # every test of the verdict is against buy-and-hold or pairs agents with it in one family
-        note = "No verdict: it tests against buy_and_hold, which this run left out (--no-baselines)."
-        result.doc["verdict_text"] = [note]
-        (result.root / "walkforward.json").write_text(json.dumps(jsonable(result.doc), indent=1))
-        print(note)
-        return None
     headline = min(cfg.cost_bps, key=lambda c: (abs(c - cfg.agent.cost_bps), c))  # the agents' training cost
-    verdict = write_verdict(
-        result.root, VerdictConfig(headline_cost_bps=headline, run_log=cfg.agent.run_log), quiet=True
-    )
+    try:
+        verdict = write_verdict(
+            result.root, VerdictConfig(headline_cost_bps=headline, run_log=cfg.agent.run_log), quiet=True
+        )
+    except InputError as e:  # e.g. no buy-and-hold to test against: the run stands, without a verdict
+        result.doc["verdict_text"] = [f"No verdict: {e.what}."]
+        (result.root / "walkforward.json").write_text(json.dumps(jsonable(result.doc), indent=1))
+        print(result.doc["verdict_text"][0])
+        return None
     result.doc.update(verdict.to_json())
     return verdict
 
@@ -508,19 +507,13 @@ def config_dict(cfg: WalkForwardConfig) -> dict[str, Any]:
 
 
 def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in ("numpy", "pandas", "torch", "stable-baselines3", "gymnasium", "ladder-trader"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "absent"
-    return out
+    return package_versions("numpy", "pandas", "torch", "stable-baselines3", "gymnasium", "ladder-trader")
 
 
 # --- command line ---------------------------------------------------------------------------------------
 def _parse(argv: list[str] | None) -> WalkForwardConfig:
     base = WalkForwardConfig()
-    p = argparse.ArgumentParser(prog="python -m envs.backtest --walk-forward", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m envs.backtest --walk-forward", description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--quick", action="store_true", help="small real run: last 3 folds, 10 LVAE epochs, 20k steps, 2 seeds"
     )
@@ -586,10 +579,13 @@ def _parse(argv: list[str] | None) -> WalkForwardConfig:
     top = {k: v for k, v in top.items() if v is not None}
     if a.encoder_cache is not None:
         top["encoder_cache"] = None if a.encoder_cache.lower() == "none" else a.encoder_cache
-    return replace(
-        cfg, data=replace(cfg.data, **data), agent=replace(cfg.agent, **agent), baselines=not a.no_baselines,
-        progress=not a.no_progress, **top,
-    )  # fmt: skip
+    try:
+        return replace(
+            cfg, data=replace(cfg.data, **data), agent=replace(cfg.agent, **agent), baselines=not a.no_baselines,
+            progress=not a.no_progress, **top,
+        )  # fmt: skip
+    except ValueError as e:  # a config's own checks: bad flags, said in one line
+        p.error(str(e))
 
 
 def main(argv: list[str] | None = None) -> WalkForwardResult:
@@ -605,4 +601,4 @@ def main(argv: list[str] | None = None) -> WalkForwardResult:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from envs.backtest import BacktestConfig
-from lvae.datasets import load_dataset
 from lvae.validate import ValidateConfig
 from pipeline.build import MANIFEST, BuildConfig, data_hash, latest_build, load_build
 from pipeline.cache import MarketCache
@@ -189,13 +188,7 @@ class DatasetSummary:
 
 def fetch_dataset(cfg: ValidateConfig) -> DatasetSummary:
     """Make sure cfg's data set is on disk (download with checksums when absent): the network step."""
-    ds = load_dataset(
-        cfg.dataset,
-        data_dir=cfg.data_dir or None,
-        limit=cfg.limit or None,
-        seed=cfg.data_seed,
-        omniglot_split=cfg.omniglot_split,
-    )
+    ds = cfg.load_data()
     return DatasetSummary(ds.name, len(ds.train_x), len(ds.test_x), tuple(ds.image_shape), cfg.data_dir)
 
 

@@ -156,6 +156,8 @@ class _Slot:
     force_skip: Tensor  # () 1.0 while warming up the graph: every step is skipped
     sums: Tensor  # (2 + L,) running sums of loss, ELBO, KL per layer over the epoch's kept steps
     skipped: Tensor  # () steps skipped this epoch
+    buffers: list[Tensor] = field(default_factory=list)  # the model's batch-norm statistics
+    before: list[Tensor] = field(default_factory=list)  # their values before this step, put back if it is skipped
     history: History = field(default_factory=History)
     checkpoint: Path | None = None
 
@@ -283,6 +285,8 @@ def _make_slot(model: HierarchicalModel, cfg: TrainConfig, train: Tensor, device
         force_skip=torch.zeros((), device=device),
         sums=torch.zeros(2 + layers, device=device),
         skipped=torch.zeros((), device=device),
+        buffers=list(model.buffers()),
+        before=[b.detach().clone() for b in model.buffers()],
     )
 
 
@@ -293,9 +297,9 @@ def _step(slot: _Slot, beta: Tensor, arange: Tensor) -> None:
     x = slot.data.index_select(0, rows)  # (B, D)
     slot.ptr.add_(1)
     # The forward pass moves the batch-norm statistics; a skipped step must not (a non-finite batch would poison
-    # them for good), so they are kept and put back below when the step is skipped.
-    buffers = list(slot.model.buffers())
-    before = [b.clone() for b in buffers]
+    # them for good), so they are kept (one multi-tensor copy) and put back below when the step is skipped.
+    if slot.buffers:
+        torch._foreach_copy_(slot.before, slot.buffers)
     loss, out = training_loss(slot.model, x, beta, cfg.iw_train)
     loss.backward()
     norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
@@ -307,7 +311,7 @@ def _step(slot: _Slot, beta: Tensor, arange: Tensor) -> None:
     slot.opt.zero_grad(set_to_none=False)
     with torch.no_grad():
         skip = slot.found_inf > 0
-        for b, old in zip(buffers, before, strict=True):
+        for b, old in zip(slot.buffers, slot.before, strict=True):
             b.copy_(torch.where(skip, old, b))
         kls = torch.stack([layer.kl.mean() for layer in out.layers])  # (L,)
         stats = torch.cat([loss.detach()[None], (out.log_px.mean() - kls.sum())[None], kls])

@@ -248,9 +248,10 @@ def latent_columns(latent_dims: tuple[int, ...], layers: tuple[int, ...]) -> lis
     return [f"z{k}_{u}" for k in layers for u in range(latent_dims[k])]
 
 
-def _versions() -> dict[str, str]:
+def package_versions(*packages: str) -> dict[str, str]:
+    """Python's and each installed package's version ("absent" when not installed), for manifests and reports."""
     out = {"python": platform.python_version()}
-    for pkg in ("numpy", "pandas", "pyarrow", "torch", "ladder-trader", "yfinance"):
+    for pkg in packages:
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -400,7 +401,7 @@ def _write_build(root: Path, ds: WindowDataset, latents: np.ndarray, model, cfg:
         "split_counts": counts,
         "split_dates": bounds,
         "latent_columns": latent_columns(cfg.latent_dims, cfg.encode_layers),
-        "versions": _versions(),
+        "versions": package_versions("numpy", "pandas", "pyarrow", "torch", "ladder-trader", "yfinance"),
         "paths": paths,
         **info,
     }

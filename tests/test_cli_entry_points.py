@@ -17,6 +17,9 @@ CASES = {
                       "no-such-build"),
     "lvae.validate": (["--layers", "9"], "error: layers must be 1..5, got 9, command line (see python -m lvae.validate "
                       "--help)"),
+    "envs.walkforward": (["--fold-years", "0"], "error: need fold_years >= 1, min_train_years >= 2 (train + validation "
+                         "years), train_years >= 1, command line (see python -m envs.backtest --walk-forward --help)"),
+    "envs.verdict": (["no-such-run"], "error: no-such-run is not a directory"),
     "flows.serve": (["--poll-interval", "0"], "error: --poll-interval must be positive, command line (see python -m "
                     "flows.serve --help)"),
 }  # fmt: skip
