@@ -70,7 +70,7 @@ from envs.policies import SB3Policy
 from envs.rewards import borrow_rate_per_period, rescore, simple_returns
 from envs.trading import LatentTradingEnv
 from lvae.cli import ArgumentParser, InputError, run_cli
-from pipeline.build import BuildConfig, data_hash, encode_windows, package_versions
+from pipeline.build import BuildConfig, data_hash, encode_windows, package_versions, resolve_target
 from pipeline.encoders import DEFAULT_ENCODER_CACHE, fit_encoder
 from pipeline.features import FEATURE_NAMES, LOOKBACK, compute_features
 from pipeline.rates import RATE_SOURCES, risk_free
@@ -171,17 +171,16 @@ def load_market(cfg: WalkForwardConfig) -> MarketData:
     d = cfg.data
     bars = load_bars(d.source, d.tickers, d.start, d.end, d.data_dir, d.cache_dir, d.validation)
     panel = align(bars, d.validation)
-    if d.target_ticker not in panel.tickers:
-        raise ValueError(f"target {d.target_ticker} is not among the tickers {panel.tickers}")
+    target = resolve_target(d, list(panel.tickers))  # as pipeline.build: the only ticker, or --target among many
     features = compute_features(panel)
     first = LOOKBACK + d.window - 1
     dates = panel.dates[first:]
-    close = panel.adj_close[first:, panel.tickers.index(d.target_ticker)].astype(np.float64)
+    close = panel.adj_close[first:, panel.tickers.index(target)].astype(np.float64)
     rate = risk_free(cfg.rf, dates, d.source)
     purge = purge_length(d.window, LOOKBACK, d.embargo)
     return MarketData(
         dates, close, simple_returns(close), rate.rf, rate.source, features, panel.tickers,
-        d.target_ticker, data_hash(panel), purge, panel.dates[0],
+        target, data_hash(panel), purge, panel.dates[0],
     )  # fmt: skip
 
 

@@ -185,3 +185,17 @@ def test_folds_mapped_in_any_order_give_the_same_folder(tmp_path):
                                   mapped.test.sort_values(key, ignore_index=True))  # fmt: skip
     assert [t["fold"] for t in mapped.doc["timings"]] == seen
     assert mapped.doc["verdict_text"][0].startswith("No verdict")  # no buy-and-hold to test against
+
+
+def test_a_directory_of_one_ticker_trades_that_ticker_without_target(shared_datasets, tmp_path):
+    import shutil
+
+    src = shared_datasets / "market" / "gym_anytrading" / "STOCKS_GOOGL.csv"
+    if not src.exists():
+        pytest.skip("gym_anytrading prices not staged")
+    (tmp_path / "d").mkdir()
+    shutil.copy(src, tmp_path / "d" / "GOOGL.csv")
+    cfg = replace(SMALL, data=replace(SMALL.data, source="csv", data_dir=str(tmp_path / "d"), tickers=(),
+                                      start="2009-01-01"), rf="none")  # fmt: skip
+    data = wf.load_market(cfg)
+    assert data.target == "GOOGL" and data.tickers == ("GOOGL",)
