@@ -5,7 +5,7 @@
 
 Measures (median of interleaved repeats, same machine, same process):
 1. random-action env steps/s through ``gymnasium.make`` (default wrappers), gym-anytrading ``stocks-v0`` on
-   its bundled GOOGL data vs ``LatentTrading-v0`` on the same GOOGL closes (16 latent-like features,
+   its bundled GOOGL data vs ``LatentTrading-v1`` on the same GOOGL closes (16 latent-like features,
    5 bps costs, 1 %/yr borrow, shorting allowed); also the bare envs (``.unwrapped``);
 2. the batched ``LatentTradingVecEnv`` at 64 episodes: env-steps/s;
 3. stable-baselines3 PPO end to end (same hyperparameters, 16 envs: DummyVecEnv of stocks-v0 vs ours).
@@ -104,7 +104,7 @@ def run(cfg: BenchConfig) -> dict[str, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # stocks-v0 returns views of one buffer: the passive checker warns
         theirs = gym.make("stocks-v0")
-        ours = gym.make("LatentTrading-v0", features=features, prices=close, config=ours_config())
+        ours = gym.make("LatentTrading-v1", features=features, prices=close, config=ours_config())
         steps_per_second(theirs, acts2[:1000])  # first step through the passive checker
         steps_per_second(ours, acts3[:1000])
         samples: dict[str, list[float]] = {k: [] for k in ("theirs", "ours", "theirs_bare", "ours_bare", "vec")}
@@ -144,7 +144,7 @@ def section(res: dict[str, float], cfg: BenchConfig, wall: float) -> str:
 Command: `OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_env.py` ({wall:.0f} s; median of
 {cfg.repeats} interleaved repeats; Python {platform.python_version()}, {versions}, gym-anytrading 2.0.0
 (the `bench` extra); a shared 2-core machine (1-min load average {os.getloadavg()[0]:.1f} at the end),
-so absolute figures move with its load: the ratios are taken in the same run). Ours: `LatentTrading-v0`
+so absolute figures move with its load: the ratios are taken in the same run). Ours: `LatentTrading-v1`
 on gym-anytrading's GOOGL closes, 16 features, discrete short/flat/long, 5 bps costs and 1 %/yr borrow
 in the reward. Theirs: `stocks-v0` (GOOGL,
 window 30). PPO: same hyperparameters, 16 envs (SB3 DummyVecEnv of stocks-v0 vs our batched VecEnv).

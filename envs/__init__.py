@@ -1,7 +1,7 @@
 """Trading environments on learned latent states, batched training env, metrics and the backtest.
 
-Importing ``envs`` registers ``LatentTrading-v0`` (one asset) and ``LatentPortfolio-v0`` (N assets) with
-gymnasium: ``gymnasium.make("LatentTrading-v0", features=..., prices=...)``.
+Importing ``envs`` registers ``LatentTrading-v1`` (one asset) and ``LatentPortfolio-v1`` (N assets) with
+gymnasium: ``gymnasium.make("LatentTrading-v1", features=..., prices=...)``.
 """
 
 import gymnasium
@@ -13,8 +13,8 @@ from envs.trading import LatentTradingEnv
 __all__ = ["LatentPortfolioEnv", "LatentTradingEnv", "LatentTradingVecEnv", "TradingConfig"]
 
 for _id, _entry in (
-    ("LatentTrading-v0", "envs.trading:LatentTradingEnv"),
-    ("LatentPortfolio-v0", "envs.portfolio:LatentPortfolioEnv"),
+    ("LatentTrading-v1", "envs.trading:LatentTradingEnv"),
+    ("LatentPortfolio-v1", "envs.portfolio:LatentPortfolioEnv"),
 ):
     if _id not in gymnasium.registry:
         gymnasium.register(id=_id, entry_point=_entry)

@@ -186,10 +186,12 @@ def train_and_select(
     seed: int,
     model_path: Path,
     tensorboard_dir: Path | None = None,
+    rf: dict[str, np.ndarray] | None = None,
 ) -> tuple[Any, int, list[float]]:
     """Train on the training period; keep the checkpoint with the best validation Sharpe.
 
-    Returns the model (best weights loaded, saved to ``model_path``), its training step and the validation
+    ``rf`` (per period, as ``prices``): the risk-free return of each day, earned by cash in the training reward
+    and subtracted before the validation Sharpe (None: 0). Returns the model (best weights loaded, saved to ``model_path``), its training step and the validation
     Sharpe (per period) of every checkpoint evaluated. With ``tensorboard_dir`` (and ``cfg.tensorboard``),
     stable-baselines3 logs training (episode reward, losses, entropy, ...) and each checkpoint's validation
     Sharpe to ``<tensorboard_dir>/<model file stem>_1``.
@@ -205,10 +207,11 @@ def train_and_select(
     venv = VecMonitor(
         LatentTradingVecEnv(
             features["train"], prices["train"], n_envs=_n_train_envs(cfg), seed=seed,
-            config=replace(tcfg, random_episodes=True),
+            config=replace(tcfg, random_episodes=True), rf=rf["train"] if rf else None,
         )
     )  # fmt: skip
-    valid_env = LatentTradingEnv(features["valid"], prices["valid"], config=tcfg)
+    valid_rf = rf["valid"] if rf else np.zeros(len(prices["valid"]))
+    valid_env = LatentTradingEnv(features["valid"], prices["valid"], config=tcfg, rf=valid_rf)
     model = _make_model(cfg, venv, seed, tensorboard_dir if cfg.tensorboard else None)
     every = max(1, cfg.timesteps // cfg.n_checkpoints)
     best: dict[str, Any] = {"sharpe": -np.inf, "step": 0, "state": None}
@@ -216,6 +219,7 @@ def train_and_select(
 
     def check(step: int) -> None:
         r = evaluate(SB3Policy(model), valid_env).returns
+        r = r - valid_rf[1 : 1 + len(r)]  # step i earns the day ending at i + 1
         sd = float(np.std(r, ddof=1))
         sr = float(np.mean(r)) / sd if sd > 0 else 0.0
         sharpes.append(sr)

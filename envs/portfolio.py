@@ -1,4 +1,4 @@
-"""LatentPortfolio-v0: continuous weights over N assets from a learned latent state."""
+"""LatentPortfolio-v1: continuous weights over N assets from a learned latent state."""
 
 from __future__ import annotations
 
@@ -10,30 +10,47 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.config import TradingConfig, sample_episode
-from envs.rewards import GROWTH_FLOOR, LOG_FLOOR, borrow_rate_per_period, cost_rate, portfolio_step_growth
-from envs.trading import check_features, lagged_returns, market_returns, observation_box, resolve_config
+from envs.rewards import (
+    GROWTH_FLOOR,
+    LOG_FLOOR,
+    borrow_rate_per_period,
+    closing_factor,
+    cost_rate,
+    portfolio_step_growth,
+)
+from envs.trading import (
+    check_features,
+    lagged_returns,
+    market_returns,
+    observation_box,
+    resolve_config,
+    risk_free_returns,
+)
 
 
 class LatentPortfolioEnv(gym.Env):
     """Hold a portfolio of N assets; the observation is the latent state of the window ending today.
 
-    **Data.** ``features`` (T, F) (row t uses data up to t only); ``prices`` or ``returns`` (T, N).
+    **Data.** ``features`` (T, F) (row t uses data up to t only); ``prices`` or ``returns`` (T, N); optionally
+    ``rf`` (T,), the risk-free simple return of the day ending at t (None: 0).
 
     **Observation** (float32, ``(F + N + N * n_return_lags,)``, Box bounded by the data's range):
     ``[features[t], weights held (N), r[t] (N), r[t-1] (N), ...]``; nothing after t.
 
     **Action.** ``Box(lo, 1, (N,))`` (lo = -1, or 0 without shorting). Weights
     ``w = max_leverage * a / max(1, sum|a|)``, so gross exposure ``sum|w| <= max_leverage``; the rest is
-    cash at 0 %. Only continuous actions (``action_space="continuous"``).
+    cash earning ``rf``. Only continuous actions (``action_space="continuous"``).
 
     **Reward.** Executed at t's close, earns the move to t+1 (``envs.rewards.portfolio_step_growth``):
-    ``log((1 - kappa * sum|w - w_drift|) * (1 + w . r[t+1] - beta * sum max(-w, 0)))``, with ``kappa`` and
-    ``beta`` as in LatentTrading-v0. ``info``: ``equity``, ``weights``, ``turnover``, ``cost``.
+    ``log((1 - kappa * sum|w - w_drift|) * (1 + w . r[t+1] + (1 - sum w) rf[t+1] - beta * sum max(-w, 0)))``,
+    with ``kappa`` and ``beta`` as in LatentTrading-v1; the last step of an episode also pays
+    ``kappa * sum|w_drift|`` for closing the book. ``info``: ``equity``, ``weights``, ``turnover``, ``cost``.
 
-    **Episodes.** As LatentTrading-v0: random start/length from ``self.np_random`` when
+    **Episodes.** As LatentTrading-v1: random start/length from ``self.np_random`` when
     ``random_episodes``, else the whole period; ``terminated`` on ruin, ``truncated`` at the end of data.
 
-    **Versions.** v0: first version.
+    **Versions.** v1: cash earns ``rf``; the book is closed, with its cost, at the end of every episode.
+    v0: no risk-free rate; the last book was left open.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -45,6 +62,7 @@ class LatentPortfolioEnv(gym.Env):
         returns: np.ndarray | None = None,
         config: TradingConfig | None = None,
         render_mode: str | None = None,
+        rf: np.ndarray | None = None,
         **overrides: Any,
     ) -> None:
         overrides.setdefault("action_space", "continuous")
@@ -58,6 +76,7 @@ class LatentPortfolioEnv(gym.Env):
         r = market_returns(prices, returns, self.features.shape[0])
         self.returns = r.reshape(r.shape[0], -1)  # (T, N)
         self.n_days, self.n_assets = self.returns.shape
+        self.rf = risk_free_returns(rf, self.n_days)
         self._kappa = cost_rate(cfg.cost_bps, cfg.slippage_bps)
         self._beta = borrow_rate_per_period(cfg.borrow_rate, cfg.periods_per_year)
         f = self.features.shape[1]
@@ -112,15 +131,25 @@ class LatentPortfolioEnv(gym.Env):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         w = self.weights_of(action)
         t = self._t
-        growth, turnover, cost, self._w_drift = portfolio_step_growth(
-            self._w_drift, w, self.returns[t + 1], self._kappa, self._beta
+        rf = float(self.rf[t + 1]) if self.rf is not None else 0.0
+        growth, turnover, cost, w_drift = portfolio_step_growth(
+            self._w_drift, w, self.returns[t + 1], self._kappa, self._beta, rf
         )
         self._t = t = t + 1
         self._w = w
+        truncated = t >= self._end
+        if truncated or self._equity * growth <= self.config.ruin_equity:  # the episode ends: close the book
+            gross_book = float(np.abs(w_drift).sum())
+            close = closing_factor(gross_book, self._kappa)
+            cost += growth * (1.0 - close)
+            growth *= close
+            turnover += gross_book
+            w_drift = np.zeros(self.n_assets)
+        self._w_drift = w_drift
         self._equity *= growth
         reward = math.log(growth) if growth > GROWTH_FLOOR else LOG_FLOOR
         info = {"equity": self._equity, "weights": w.copy(), "turnover": turnover, "cost": cost}
-        return self._observe(t), reward, self._equity <= self.config.ruin_equity, t >= self._end, info
+        return self._observe(t), reward, self._equity <= self.config.ruin_equity, truncated, info
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":

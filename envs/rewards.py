@@ -13,6 +13,9 @@ Timeline of one step, all quantities as fractions of equity ``V``:
    ``beta * short`` (``short = max(-w, 0)``, ``beta`` = annual borrow rate / periods per year).
 4. Growth ``g = (1 - kappa * tau) * (1 + w * r + (1 - w) * rf - beta * short)``; reward ``log(g)``; the weight
    drifts to ``w * (1 + r) / (1 + w * r + (1 - w) * rf - beta * short)``.
+5. When the episode (or the evaluated block) ends after the step, the book is closed at t+1's close: the
+   step's growth is multiplied by ``1 - kappa * |w_drift|`` (:func:`closing_factor`), so every episode is a
+   round trip and its summed reward is the log growth of a flat-to-flat book.
 
 :func:`rescore` replays a path of decisions through the same step with an execution delay, so one set of
 trained agents is scored at several cost levels without rerunning them (the decisions do not depend on cost).
@@ -74,13 +77,19 @@ def step_growth(w_drift: X, w: X, r: X, kappa: float, beta: float, rf: X | None 
     return (1.0 - cost) * gross, turnover, cost, w_next
 
 
+def closing_factor(w_drift: X, kappa: float) -> X:
+    """Growth factor of closing a book of weight ``w_drift`` at a close: ``1 - kappa * |w_drift|``."""
+    return 1.0 - kappa * abs(w_drift)
+
+
 def portfolio_step_growth(
-    w_drift: np.ndarray, w: np.ndarray, r: np.ndarray, kappa: float, beta: float
+    w_drift: np.ndarray, w: np.ndarray, r: np.ndarray, kappa: float, beta: float, rf: float = 0.0
 ) -> tuple[float, float, float, np.ndarray]:
-    """:func:`step_growth` for a book of N assets: weights and returns (N,), turnover summed over assets."""
+    """:func:`step_growth` for a book of N assets: weights and returns (N,), turnover summed over assets; the
+    cash ``1 - sum(w)`` earns ``rf``."""
     turnover = float(np.abs(w - w_drift).sum())
     cost = kappa * turnover
-    gross = 1.0 + float(w @ r) - beta * float(np.maximum(-w, 0.0).sum())
+    gross = 1.0 + float(w @ r) + (1.0 - float(w.sum())) * rf - beta * float(np.maximum(-w, 0.0).sum())
     w_next = w * (1.0 + r) / (gross if gross > 0.0 else 1.0)
     return (1.0 - cost) * gross, turnover, cost, w_next
 
@@ -122,12 +131,12 @@ class Rescored:
 
 
 def held_positions(decisions: np.ndarray, delay: int) -> np.ndarray:
-    """(n,) target held over the day ending at row k: the decision of day ``k - 1 - delay`` (made at that
+    """(n,) or (n, N) target held over the day ending at row k: the decision of day ``k - 1 - delay`` (made at that
     close from data up to it, filled ``delay`` closes later); 0 (flat) before the first fill. NaN = no trade."""
     d = np.asarray(decisions, dtype=np.float64)
     if delay < 0:
         raise ValueError("delay must be >= 0")
-    h = np.zeros(len(d))
+    h = np.zeros(d.shape)
     lag = 1 + delay
     if len(d) > lag:
         h[lag:] = d[: len(d) - lag]
@@ -139,14 +148,26 @@ def rescore(decisions: np.ndarray, r: np.ndarray, rf: np.ndarray, delay: int, be
 
     ``decisions[k]`` is the target weight chosen at row k's close (NaN: keep the drifted weight);
     ``r[k]`` and ``rf[k]`` are the asset's and the risk-free simple returns of the day ending at row k.
-    Decisions of the last ``1 + delay`` rows are never filled within the block."""
+    Decisions of the last ``1 + delay`` rows are never filled within the block.
+
+    A book of N assets passes ``decisions`` and ``r`` as (n, N) (a row with a NaN keeps the whole drifted
+    book) and is accounted by :func:`portfolio_step_growth`; ``position`` is then the net weight ``sum(w)``
+    and ``trade`` the summed ``|trade|``."""
     r = np.asarray(r, dtype=np.float64)
     rf = np.asarray(rf, dtype=np.float64)
     h = held_positions(decisions, delay)
-    if not (len(h) == len(r) == len(rf)) or len(r) < 1:
-        raise ValueError(f"decisions, r and rf must have one equal, non-zero length; got {len(h)}, {len(r)}, {len(rf)}")
+    if not (len(h) == len(r) == len(rf)) or len(r) < 1 or h.shape != r.shape:
+        raise ValueError(f"decisions, r and rf must have one equal, non-zero length (and decisions the shape of r);"
+                         f" got {h.shape}, {r.shape}, {rf.shape}")  # fmt: skip
     n = len(r)
     position, trade, gross = np.zeros(n), np.zeros(n), np.zeros(n)
+    if r.ndim == 2:
+        book = np.zeros(r.shape[1])
+        for k in range(n):
+            w = book if np.isnan(h[k]).any() else h[k]  # NaN: hold
+            gross[k], trade[k], _, book = portfolio_step_growth(book, w, r[k], 0.0, beta, float(rf[k]))
+            position[k] = w.sum()
+        return Rescored(position, trade, gross, float(np.abs(book).sum()))
     w_drift = 0.0
     for k, (target, rk, rfk) in enumerate(zip(h.tolist(), r.tolist(), rf.tolist(), strict=True)):
         w = w_drift if target != target else target  # NaN: hold

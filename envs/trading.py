@@ -1,4 +1,4 @@
-"""LatentTrading-v0: trade one asset from a learned latent state (or any feature matrix)."""
+"""LatentTrading-v1: trade one asset from a learned latent state (or any feature matrix)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.config import TradingConfig, sample_episode
-from envs.rewards import GROWTH_FLOOR, LOG_FLOOR, borrow_rate_per_period, cost_rate, simple_returns, step_growth
+from envs.rewards import (
+    GROWTH_FLOOR,
+    LOG_FLOOR,
+    borrow_rate_per_period,
+    closing_factor,
+    cost_rate,
+    simple_returns,
+    step_growth,
+)
 
 _MAX_TABLE_BYTES = 64 * 2**20  # discrete observation tables larger than this are built per step instead
 
@@ -32,6 +40,18 @@ def market_returns(prices: np.ndarray | None, returns: np.ndarray | None, n_days
     if not np.all(np.isfinite(r)) or np.any(r <= -1.0):
         raise ValueError("returns must be finite and > -1")
     return r
+
+
+def risk_free_returns(rf: np.ndarray | None, n_days: int) -> np.ndarray | None:
+    """The risk-free simple return of each day (T,) float64 (``rf[t]``: t-1 -> t, as the asset's), or None."""
+    if rf is None:
+        return None
+    out = np.asarray(rf, dtype=np.float64).reshape(-1).copy()
+    if out.shape != (n_days,):
+        raise ValueError(f"features have {n_days} days but rf has shape {np.shape(rf)}")
+    if not np.all(np.isfinite(out)) or np.any(out <= -1.0):
+        raise ValueError("rf must be finite and > -1")
+    return out
 
 
 def check_features(features: np.ndarray) -> np.ndarray:
@@ -65,7 +85,8 @@ class LatentTradingEnv(gym.Env):
     """Trade one asset; the observation is the latent state of the window ending today.
 
     **Data.** ``features`` (T, F): row t summarises data up to day t only (LVAE latents, PCA, raw windows...);
-    ``prices`` (T,) or ``returns`` (T,) with ``r[t] = p[t] / p[t-1] - 1``. Pass the arrays of one period.
+    ``prices`` (T,) or ``returns`` (T,) with ``r[t] = p[t] / p[t-1] - 1``; optionally ``rf`` (T,), the risk-free
+    simple return of the day ending at t (cash earns it; None: 0). Pass the arrays of one period.
 
     **Observation** (float32, shape ``(F + 1 + n_return_lags,)``; a Box bounded by the data's range):
     ``[features[t], position held, r[t], r[t-1], ..., r[t-n_return_lags+1]]``. It reads nothing after t.
@@ -77,10 +98,12 @@ class LatentTradingEnv(gym.Env):
     (0 without shorting); the target is ``clip(a, lo, 1) * max_leverage``.
 
     **Reward.** The action at t is executed at t's close and earns the move to t+1 (see ``envs.rewards``):
-    ``reward = log((1 - kappa * |w - w_drift|) * (1 + w * r[t+1] - beta * max(-w, 0)))`` with
+    ``reward = log((1 - kappa * |w - w_drift|) * (1 + w * r[t+1] + (1 - w) * rf[t+1] - beta * max(-w, 0)))`` with
     ``kappa = (cost_bps + slippage_bps) / 1e4`` and ``beta = borrow_rate / periods_per_year``; ``w_drift``
     is yesterday's weight after the move to t (holding a constant long of 1 costs nothing; a constant short
-    is rebalanced). The sum of rewards is the log growth of equity net of all costs.
+    is rebalanced). When the episode ends (truncated or terminated) the book is closed at that close and the
+    last reward pays ``kappa * |w_drift|`` more, so the sum of rewards is the log growth of a flat-to-flat
+    round trip net of all costs (the walk-forward scores its test blocks the same way, ``envs.rewards.rescore``).
     ``info``: ``equity`` (starts at 1), ``position``, ``turnover``, ``cost`` (fraction of equity paid at t).
 
     **Episodes.** ``random_episodes=True`` (training): start and length drawn from ``self.np_random``
@@ -88,7 +111,8 @@ class LatentTradingEnv(gym.Env):
     T-1. ``terminated`` when equity <= ``ruin_equity``; ``truncated`` when the next return is past the
     episode end. Stepping after either requires ``reset()``.
 
-    **Versions.** v0: first version.
+    **Versions.** v1: cash earns ``rf``; the position is closed, with its cost, at the end of every episode.
+    v0: no risk-free rate; the last position was left open.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -100,6 +124,7 @@ class LatentTradingEnv(gym.Env):
         returns: np.ndarray | None = None,
         config: TradingConfig | None = None,
         render_mode: str | None = None,
+        rf: np.ndarray | None = None,
         **overrides: Any,
     ) -> None:
         self.config = cfg = resolve_config(config, overrides)
@@ -112,7 +137,9 @@ class LatentTradingEnv(gym.Env):
             raise ValueError("LatentTradingEnv trades one asset; use LatentPortfolioEnv for (T, N) prices")
         self.returns = r.reshape(-1)
         self.n_days = self.features.shape[0]
+        self.rf = risk_free_returns(rf, self.n_days)
         self._r = self.returns.tolist()  # Python floats: the step reads these without NumPy scalar overhead
+        self._rf = self.rf.tolist() if self.rf is not None else None
         self._kappa = cost_rate(cfg.cost_bps, cfg.slippage_bps)
         self._beta = borrow_rate_per_period(cfg.borrow_rate, cfg.periods_per_year)
         self._ruin = cfg.ruin_equity
@@ -201,16 +228,25 @@ class LatentTradingEnv(gym.Env):
                 table = self._tables[action]
         else:
             w = self.position_of(action)
-        growth, turnover, cost, self._w_drift = step_growth(self._w_drift, w, self._r[t + 1], self._kappa, self._beta)
+        rf = self._rf[t + 1] if self._rf is not None else None
+        growth, turnover, cost, w_drift = step_growth(self._w_drift, w, self._r[t + 1], self._kappa, self._beta, rf)
         t += 1
         self._t = t
         self._w = w
+        truncated = t >= self._end
+        if truncated or self._equity * growth <= self._ruin:  # the episode ends: close the book at t's close
+            close = closing_factor(w_drift, self._kappa)
+            cost += growth * (1.0 - close)  # as a fraction of equity at the step's start
+            growth *= close
+            turnover += abs(w_drift)
+            w_drift = 0.0
+        self._w_drift = w_drift
         equity = self._equity * growth
         self._equity = equity
         reward = math.log(growth) if growth > GROWTH_FLOOR else LOG_FLOOR
         obs = table[t] if table is not None else self._observe(t, w)
         info = {"equity": equity, "position": w, "turnover": turnover, "cost": cost}
-        return obs, reward, equity <= self._ruin, t >= self._end, info
+        return obs, reward, equity <= self._ruin, truncated, info
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":

@@ -11,7 +11,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from envs.config import TradingConfig, sample_episodes
-from envs.rewards import GROWTH_FLOOR, step_growth
+from envs.rewards import GROWTH_FLOOR, closing_factor, step_growth
 from envs.trading import LatentTradingEnv
 
 
@@ -28,7 +28,7 @@ _NO_INFO = _EmptyInfo()
 
 
 class LatentTradingVecEnv(VecEnv):
-    """``n_envs`` independent LatentTrading-v0 episodes over one data set, stepped together.
+    """``n_envs`` independent LatentTrading-v1 episodes over one data set, stepped together.
 
     Same data, spaces, reward (``envs.rewards.step_growth`` on arrays) and episode rules as
     :class:`envs.trading.LatentTradingEnv`; a finished episode is reset at once (SB3 convention: the
@@ -47,14 +47,16 @@ class LatentTradingVecEnv(VecEnv):
         n_envs: int = 16,
         config: TradingConfig | None = None,
         seed: int | None = None,
+        rf: np.ndarray | None = None,
         **overrides: Any,
     ) -> None:
-        self.env = env = LatentTradingEnv(features, prices, returns, config, **overrides)
+        self.env = env = LatentTradingEnv(features, prices, returns, config, rf=rf, **overrides)
         self.config = cfg = env.config
         self.render_mode = None
         super().__init__(n_envs, env.observation_space, env.action_space)
         self.n_days = env.n_days
         self._ret = env.returns  # (T,) float64
+        self._rf = env.rf  # (T,) float64 or None
         self._kappa, self._beta = env._kappa, env._beta
         self._discrete = env._discrete
         self._tables: np.ndarray | None = None
@@ -125,14 +127,17 @@ class LatentTradingVecEnv(VecEnv):
             w = np.clip(a.reshape(self.num_envs, -1)[:, 0].astype(np.float64), self._lo, 1.0) * self._lev
         t = self._t
         t += 1  # in place: t now indexes the day the step earns (and the next observation)
-        growth, _, _, self._wd = step_growth(self._wd, w, self._ret.take(t), self._kappa, self._beta)
+        rf = self._rf.take(t) if self._rf is not None else None
+        growth, _, _, self._wd = step_growth(self._wd, w, self._ret.take(t), self._kappa, self._beta, rf)
         self._w = w
-        self._eq *= growth
-        rewards = np.log(np.maximum(growth, GROWTH_FLOOR, out=growth), out=growth)
-        dones = self._eq <= self._ruin  # terminated; truncations are only checked when one is due
+        dones = self._eq * growth <= self._ruin  # terminated; truncations are only checked when one is due
         self._to_trunc -= 1
         if self._to_trunc <= 0:
             dones |= t >= self._end
+        if np.count_nonzero(dones):  # ending episodes close their book at this close, as the single env
+            growth[dones] *= closing_factor(self._wd[dones], self._kappa)
+        self._eq *= growth
+        rewards = np.log(np.maximum(growth, GROWTH_FLOOR, out=growth), out=growth)
         obs = self._observe()
         infos = self._no_infos.copy()
         if self._to_trunc <= 0 or np.count_nonzero(dones):
@@ -143,7 +148,7 @@ class LatentTradingVecEnv(VecEnv):
         return obs, rewards, dones, infos
 
     def _finish(self, i: int, last_obs: np.ndarray) -> dict[str, Any]:
-        """Info of slot ``i``'s finished episode; starts the next one."""
+        """Info of slot ``i``'s finished episode (its book was closed in the step); starts the next one."""
         terminated = bool(self._eq[i] <= self._ruin)
         info = {
             "terminal_observation": last_obs.copy(),

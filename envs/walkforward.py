@@ -374,8 +374,9 @@ def agents(scores: Scores, cfg: WalkForwardConfig, data: MarketData, fold: Calen
             arrays = {b: _aligned(x, data.close, fold.rows(b), cfg.execution_delay) for b in ("train", "valid")}
             feats = {b: a[0] for b, a in arrays.items()}
             prices = {b: a[1] for b, a in arrays.items()}
+            rf = {b: data.rf[fold.rows(b)][cfg.execution_delay :] for b in ("train", "valid")}  # as the prices
             path = root / "models" / f"{cfg.agent.agent}-{kind}-fold{fold.index}-seed{seed}.zip"
-            model, step, sharpes = train_and_select(cfg.agent, feats, prices, seed, path, root / "tensorboard")
+            model, step, sharpes = train_and_select(cfg.agent, feats, prices, seed, path, root / "tensorboard", rf)
             d = {b: agent_decisions(model, x, data.close, fold.rows(b), cfg) for b in ("valid", "test")}
             score(scores, cfg, data, fold, (f"{cfg.agent.agent}/{kind}", kind, cfg.agent.agent, seed), d)
             info.append({"fold": fold.index, "features": kind, "seed": seed, "checkpoint": step,

@@ -40,7 +40,8 @@ def test_rescoring_matches_the_environment_step_for_step():
     rng = np.random.default_rng(1)
     prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 60)))
     decisions = rng.choice([-1.0, 0.0, 1.0], size=60)
-    env = LatentTradingEnv(np.zeros((60, 1)), prices, cost_bps=7.0, borrow_rate=0.02)
+    rf = rng.uniform(0, 2e-4, 60)
+    env = LatentTradingEnv(np.zeros((60, 1)), prices, cost_bps=7.0, borrow_rate=0.02, rf=rf)
 
     class Replay:
         t = 0
@@ -50,11 +51,11 @@ def test_rescoring_matches_the_environment_step_for_step():
             return env.action_for_position(decisions[self.t - 1])
 
     path = evaluate(Replay(), env)
-    s = rescore(decisions, simple_returns(prices), np.zeros(60), delay=0, beta=0.02 / 252)
+    s = rescore(decisions, simple_returns(prices), rf, delay=0, beta=0.02 / 252)
     net = s.net_returns(7.0)
-    np.testing.assert_allclose(net[1:-1], path.returns[:-1], rtol=0, atol=1e-13)
-    last = (1 + path.returns[-1]) * (1 - 7e-4 * s.close_turnover) - 1  # plus the closing trade
-    assert net[-1] == pytest.approx(last, abs=1e-13)
+    assert s.close_turnover > 0  # the env closes the book at its last close too, with the same cost
+    np.testing.assert_allclose(net[1:], path.returns, rtol=0, atol=1e-13)
+    assert net[0] == pytest.approx(rf[0])  # row 0: flat, the first decision fills at its close
 
 
 def test_hold_decisions_keep_the_drifted_weight_and_cash_earns_rf():

@@ -23,12 +23,13 @@ def run(prices, actions, **cfg):
 LONG, FLAT, SHORT = 2, 1, 0
 
 
-def test_long_pays_the_entry_cost_once_and_earns_the_moves():
-    # day 0 -> 1: +10 %, day 1 -> 2: -10 %; 10 bps on the first trade only (a long of 1 does not drift)
+def test_long_pays_the_entry_and_the_closing_cost_once_and_earns_the_moves():
+    # day 0 -> 1: +10 %, day 1 -> 2: -10 %; 10 bps on the first trade (a long of 1 does not drift) and on
+    # closing the book at the episode's last close
     rewards, info, _, truncated = run([100, 110, 99], [LONG, LONG], cost_bps=10)
-    assert rewards == pytest.approx([math.log(0.999 * 1.1), math.log(0.9)], abs=1e-12)
-    assert info["equity"] == pytest.approx(0.999 * 1.1 * 0.9, abs=1e-12)
-    assert info["cost"] == pytest.approx(0.0) and truncated
+    assert rewards == pytest.approx([math.log(0.999 * 1.1), math.log(0.9 * 0.999)], abs=1e-12)
+    assert info["equity"] == pytest.approx(0.999 * 1.1 * 0.9 * 0.999, abs=1e-12)
+    assert info["cost"] == pytest.approx(0.9 * 0.001, abs=1e-15) and info["turnover"] == 1.0 and truncated
 
 
 def test_short_with_borrow_and_rebalancing_of_the_drifted_weight():
@@ -38,9 +39,23 @@ def test_short_with_borrow_and_rebalancing_of_the_drifted_weight():
     w_drift = -0.9 / 1.099  # the short shrank to -0.8189 of equity
     tau = 1 - 0.9 / 1.099  # back to -1
     g1 = (1 - 0.001 * tau) * (1 - 0.1 - 0.001)  # price +10 % against the short
+    closed = 1.1 / 0.899  # the short grew to -1.2236 of equity; buying it back costs 10 bps of that
+    g1 *= 1 - 0.001 * closed
     assert w_drift == pytest.approx(-0.818926296633303)
     assert rewards == pytest.approx([math.log(g0), math.log(g1)], abs=1e-12)
-    assert info["turnover"] == pytest.approx(tau) and info["equity"] == pytest.approx(g0 * g1)
+    assert info["turnover"] == pytest.approx(tau + closed) and info["equity"] == pytest.approx(g0 * g1)
+
+
+def test_cash_earns_the_risk_free_rate_and_a_long_does_not():
+    rf = np.array([0.0, 1e-4, 2e-4, 3e-4])
+    flat = LatentTradingEnv(np.zeros((4, 1)), np.array([100.0, 101, 99, 98]), rf=rf, cost_bps=10)
+    flat.reset(seed=0)
+    assert [flat.step(FLAT)[1] for _ in range(3)] == pytest.approx(np.log1p(rf[1:]).tolist(), abs=1e-15)
+    long = LatentTradingEnv(np.zeros((3, 1)), np.array([100.0, 101, 99]), rf=rf[:3], cost_bps=0)
+    long.reset(seed=0)
+    assert [long.step(LONG)[1] for _ in range(2)] == pytest.approx([math.log(1.01), math.log(99 / 101)])
+    with pytest.raises(ValueError, match="rf"):
+        LatentTradingEnv(np.zeros((4, 1)), np.ones(4), rf=rf[:3])
 
 
 def test_flat_earns_nothing_and_pays_nothing():
@@ -97,3 +112,22 @@ def test_simple_returns_and_bad_prices():
     assert simple_returns(np.array([100.0, 110.0, 99.0])) == pytest.approx([0.0, 0.1, -0.1])
     with pytest.raises(ValueError):
         simple_returns(np.array([100.0, 0.0]))
+
+
+def test_the_portfolio_env_with_one_asset_is_the_single_asset_env(market):
+    features, prices = market
+    rf = np.random.default_rng(2).uniform(0, 3e-4, len(prices))
+    cfg = dict(action_space="continuous", cost_bps=7.0, borrow_rate=0.03)
+    single = LatentTradingEnv(features, prices, rf=rf, **cfg)
+    from envs.portfolio import LatentPortfolioEnv
+
+    book = LatentPortfolioEnv(features, prices[:, None], rf=rf, **cfg)
+    single.reset(seed=0), book.reset(seed=0)
+    actions = np.random.default_rng(3).uniform(-1, 1, (len(prices) - 1, 1)).astype(np.float32)
+    for a in actions:
+        _, r1, term1, trunc1, i1 = single.step(a)
+        _, rn, termn, truncn, i_n = book.step(a)
+        assert rn == pytest.approx(r1, abs=1e-14) and (term1, trunc1) == (termn, truncn)
+        assert i_n["cost"] == pytest.approx(i1["cost"], abs=1e-15)
+        assert i_n["turnover"] == pytest.approx(i1["turnover"], abs=1e-14)
+    assert trunc1 and single._w_drift == 0.0 and not book._w_drift.any()  # both closed the book at the end

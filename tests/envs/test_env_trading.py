@@ -1,4 +1,4 @@
-"""LatentTrading-v0 / LatentPortfolio-v0: API checkers, observations, episodes, determinism, no look-ahead."""
+"""LatentTrading-v1 / LatentPortfolio-v1: API checkers, observations, episodes, determinism, no look-ahead."""
 
 import warnings
 
@@ -19,7 +19,7 @@ def test_single_asset_env_passes_both_checkers(market, action_space, random_epis
     cfg = TradingConfig(action_space=action_space, random_episodes=random_episodes, n_return_lags=2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any checker warning fails the test
-        gym_check_env(gym.make("LatentTrading-v0", features=features, prices=prices, config=cfg).unwrapped)
+        gym_check_env(gym.make("LatentTrading-v1", features=features, prices=prices, config=cfg).unwrapped)
         sb3_check_env(LatentTradingEnv(features, prices, config=cfg))
 
 
@@ -28,17 +28,17 @@ def test_portfolio_env_passes_both_checkers(market):
     prices = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, (300, 3)), axis=0))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        gym_check_env(gym.make("LatentPortfolio-v0", features=features, prices=prices).unwrapped)
+        gym_check_env(gym.make("LatentPortfolio-v1", features=features, prices=prices).unwrapped)
         sb3_check_env(LatentPortfolioEnv(features, prices))
 
 
 def test_gymnasium_make_builds_both_registered_envs(market):
     features, prices = market
-    env = gym.make("LatentTrading-v0", features=features, prices=prices, cost_bps=2.0)
+    env = gym.make("LatentTrading-v1", features=features, prices=prices, cost_bps=2.0)
     assert isinstance(env.unwrapped, LatentTradingEnv) and env.unwrapped.config.cost_bps == 2.0
     env.reset(seed=0)
     env.step(env.action_space.sample())
-    port = gym.make("LatentPortfolio-v0", features=features, prices=np.stack([prices, prices[::-1]], 1))
+    port = gym.make("LatentPortfolio-v1", features=features, prices=np.stack([prices, prices[::-1]], 1))
     assert port.action_space.shape == (2,)
 
 

@@ -12,11 +12,12 @@ def test_batched_rewards_equal_the_single_env(market, action_space):
     features, prices = market
     cfg = TradingConfig(action_space=action_space, cost_bps=7, slippage_bps=2, borrow_rate=0.05, n_return_lags=3)
     n = 8
-    venv = LatentTradingVecEnv(features, prices, n_envs=n, config=cfg, seed=0)
+    rf = np.random.default_rng(1).uniform(0, 3e-4, len(prices))
+    venv = LatentTradingVecEnv(features, prices, n_envs=n, config=cfg, seed=0, rf=rf)
     rng = np.random.default_rng(0)
     actions = rng.integers(0, 3, (299, n)) if action_space == "discrete" else rng.uniform(-1, 1, (299, n, 1))
     obs = venv.reset()
-    singles = [LatentTradingEnv(features, prices, config=cfg) for _ in range(n)]
+    singles = [LatentTradingEnv(features, prices, config=cfg, rf=rf) for _ in range(n)]
     single_obs = [env.reset(seed=0)[0] for env in singles]
     assert np.array_equal(obs, np.stack(single_obs))
     for step in range(299):
