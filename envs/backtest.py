@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -191,27 +192,18 @@ def train_and_select(
     """Train on the training period; keep the checkpoint with the best validation Sharpe.
 
     ``rf`` (per period, as ``prices``): the risk-free return of each day, earned by cash in the training reward
-    and subtracted before the validation Sharpe (None: 0). Returns the model (best weights loaded, saved to ``model_path``), its training step and the validation
+    and subtracted before the validation Sharpe (None: 0). (T, N) prices train a book (LatentPortfolio-v1).
+    Returns the model (best weights loaded, saved to ``model_path``), its training step and the validation
     Sharpe (per period) of every checkpoint evaluated. With ``tensorboard_dir`` (and ``cfg.tensorboard``),
     stable-baselines3 logs training (episode reward, losses, entropy, ...) and each checkpoint's validation
     Sharpe to ``<tensorboard_dir>/<model file stem>_1``.
     """
     import torch
     from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.vec_env import VecMonitor
-
-    from envs.vec import LatentTradingVecEnv
 
     torch.set_num_threads(cfg.torch_threads)
-    tcfg = cfg.trading_config()
-    venv = VecMonitor(
-        LatentTradingVecEnv(
-            features["train"], prices["train"], n_envs=_n_train_envs(cfg), seed=seed,
-            config=replace(tcfg, random_episodes=True), rf=rf["train"] if rf else None,
-        )
-    )  # fmt: skip
-    valid_rf = rf["valid"] if rf else np.zeros(len(prices["valid"]))
-    valid_env = LatentTradingEnv(features["valid"], prices["valid"], config=tcfg, rf=valid_rf)
+    venv, valid_env = _selection_envs(cfg, features, prices, rf, seed)
+    valid_rf = valid_env.rf if valid_env.rf is not None else np.zeros(valid_env.n_days)
     model = _make_model(cfg, venv, seed, tensorboard_dir if cfg.tensorboard else None)
     every = max(1, cfg.timesteps // cfg.n_checkpoints)
     best: dict[str, Any] = {"sharpe": -np.inf, "step": 0, "state": None}
@@ -246,6 +238,36 @@ def train_and_select(
     model_path.parent.mkdir(parents=True, exist_ok=True)
     model.save(model_path)
     return model, int(best["step"]), sharpes
+
+
+def _selection_envs(
+    cfg: BacktestConfig,
+    features: dict[str, np.ndarray],
+    prices: dict[str, np.ndarray],
+    rf: dict[str, np.ndarray] | None,
+    seed: int,
+) -> tuple[Any, Any]:
+    """The training VecEnv (random episodes, monitored) and the whole-period validation env: LatentTrading-v1
+    for one asset (batched in NumPy), LatentPortfolio-v1 for (T, N) prices (continuous weights)."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
+
+    from envs.portfolio import LatentPortfolioEnv
+    from envs.vec import LatentTradingVecEnv
+
+    tcfg = cfg.trading_config()
+    rf = rf or {"train": None, "valid": None}
+    train_cfg = replace(tcfg, random_episodes=True)
+    if np.ndim(prices["train"]) == 2 and np.shape(prices["train"])[1] > 1:  # a book of N assets
+        tcfg, train_cfg = (replace(c, action_space="continuous") for c in (tcfg, train_cfg))
+        make = partial(LatentPortfolioEnv, features["train"], prices["train"], config=train_cfg, rf=rf["train"])
+        venv = DummyVecEnv([make] * _n_train_envs(cfg))
+        venv.seed(seed)
+        valid = LatentPortfolioEnv(features["valid"], prices["valid"], config=tcfg, rf=rf["valid"])
+        return VecMonitor(venv), valid
+    venv = LatentTradingVecEnv(
+        features["train"], prices["train"], n_envs=_n_train_envs(cfg), seed=seed, config=train_cfg, rf=rf["train"]
+    )
+    return VecMonitor(venv), LatentTradingEnv(features["valid"], prices["valid"], config=tcfg, rf=rf["valid"])
 
 
 def _has_progress_bar() -> bool:

@@ -17,6 +17,7 @@ FEATURE_SETS = {
 }
 RULES = {
     "buy_and_hold": "buy-and-hold (benchmark)",
+    "equal_weight": "1/N rebalanced monthly",
     "cash": "cash (risk-free)",
     "vol_target": "volatility target",
     "tsmom": "12-1 month momentum",

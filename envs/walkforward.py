@@ -68,6 +68,7 @@ from envs.features import make_features
 from envs.metrics import annual_return, excess_sharpe, max_drawdown, sortino_ratio, total_return
 from envs.policies import SB3Policy
 from envs.rewards import borrow_rate_per_period, rescore, simple_returns
+from envs.portfolio import LatentPortfolioEnv
 from envs.trading import LatentTradingEnv
 from lvae.cli import ArgumentParser, InputError, run_cli
 from pipeline.build import BuildConfig, data_hash, encode_windows, package_versions, resolve_target
@@ -80,6 +81,7 @@ from pipeline.windows import WINDOW_KINDS, CalendarFold, calendar_folds, fold_wi
 
 FEATURE_SETS = ("lvae", "vae", "pca", "raw")
 BASELINES = ("buy_and_hold", "cash", "vol_target", "tsmom", "ma10", "random")
+UNIVERSE_BASELINES = ("buy_and_hold", "equal_weight", "cash", "vol_target", "tsmom", "ma10", "random")
 COLUMNS = ("config", "feature_set", "policy", "fold", "seed", "cost_bps", "date", "net_return", "rf", "position")
 PERIODS = 252
 
@@ -94,6 +96,9 @@ class WalkForwardConfig:
     """The agent, its training steps, seeds per (fold, feature set), training cost, frictions, checkpoints."""
     features: tuple[str, ...] = FEATURE_SETS
     """Feature sets compared (each gets agents and a linear probe)."""
+    universe: tuple[str, ...] = ()
+    """Multi-asset mode: the tickers the portfolio agent holds (("all",): every ticker of the data); empty:
+    the agent trades data.target alone. Agents then act in LatentPortfolio-v1 (continuous weights)."""
     window: str = "expanding"
     """expanding: train on all history; rolling: the train_years before the validation year."""
     fold_years: int = 1
@@ -138,6 +143,12 @@ class WalkForwardConfig:
             raise ValueError("need fold_years >= 1, min_train_years >= 2 (train + validation years), train_years >= 1")
         if self.rf not in RATE_SOURCES and not Path(self.rf).exists():
             raise ValueError(f"rf must be one of {RATE_SOURCES} or an existing file, got {self.rf!r}")
+        universe = tuple(dict.fromkeys(t.upper() for t in self.universe))
+        object.__setattr__(self, "universe", ("all",) if "ALL" in universe else universe)
+        if universe:
+            if self.agent.agent == "dqn" or self.agent.action_space == "discrete":
+                raise ValueError("a universe is traded with continuous weights: use ppo, a2c, sac or td3")
+            object.__setattr__(self, "agent", replace(self.agent, action_space="continuous"))
 
 
 QUICK = WalkForwardConfig(
@@ -154,16 +165,22 @@ class MarketData:
     """Everything the folds read, on the sample dates (a sample ends on each date)."""
 
     dates: pd.DatetimeIndex  # (T,) sample end dates
-    close: np.ndarray  # (T,) the target's adjusted close
-    r: np.ndarray  # (T,) its simple return of the day ending at t (r[0] = 0)
+    close: np.ndarray  # (T,) the target's adjusted close; (T, N) the universe's
+    r: np.ndarray  # (T,) or (T, N) simple return of the day ending at t (r[0] = 0)
     rf: np.ndarray  # (T,) risk-free simple return of the day
     rf_source: str
     features: np.ndarray  # (T + window - 1, N, F) raw features (pipeline.compute_features)
     tickers: tuple[str, ...]
-    target: str
+    target: str | None  # the traded asset (None with a universe)
     data_hash: str
     purge: int  # samples between blocks (no shared bar + embargo)
     first_day: pd.Timestamp  # the first bar's date (years of history count from it)
+    assets: tuple[str, ...] = ()  # the traded assets: (target,) or the universe
+
+    @property
+    def is_book(self) -> bool:
+        """True when the agents hold a book of several assets (a universe)."""
+        return self.close.ndim == 2
 
 
 def load_market(cfg: WalkForwardConfig) -> MarketData:
@@ -171,16 +188,28 @@ def load_market(cfg: WalkForwardConfig) -> MarketData:
     d = cfg.data
     bars = load_bars(d.source, d.tickers, d.start, d.end, d.data_dir, d.cache_dir, d.validation)
     panel = align(bars, d.validation)
-    target = resolve_target(d, list(panel.tickers))  # as pipeline.build: the only ticker, or --target among many
     features = compute_features(panel)
     first = LOOKBACK + d.window - 1
     dates = panel.dates[first:]
-    close = panel.adj_close[first:, panel.tickers.index(target)].astype(np.float64)
+    if cfg.universe:
+        assets = tuple(panel.tickers) if cfg.universe == ("all",) else cfg.universe
+        missing = [t for t in assets if t not in panel.tickers]
+        if missing:
+            raise InputError(f"universe tickers {missing} are not in the data ({', '.join(panel.tickers)})",
+                             "universe")  # fmt: skip
+        if len(assets) < 2:
+            raise InputError("a universe needs at least two tickers (one asset: --target)", "universe")
+        target = None
+        close = panel.adj_close[first:, [panel.tickers.index(t) for t in assets]].astype(np.float64)
+    else:
+        target = resolve_target(d, list(panel.tickers))  # as pipeline.build: the only ticker, or --target
+        assets = (target,)
+        close = panel.adj_close[first:, panel.tickers.index(target)].astype(np.float64)
     rate = risk_free(cfg.rf, dates, d.source)
     purge = purge_length(d.window, LOOKBACK, d.embargo)
     return MarketData(
         dates, close, simple_returns(close), rate.rf, rate.source, features, panel.tickers,
-        target, data_hash(panel), purge, panel.dates[0],
+        target, data_hash(panel), purge, panel.dates[0], assets,
     )  # fmt: skip
 
 
@@ -256,11 +285,13 @@ def _aligned(x: np.ndarray, close: np.ndarray, rows: slice, delay: int) -> tuple
 
 
 def agent_decisions(model: Any, x: np.ndarray, close: np.ndarray, rows: slice, cfg: WalkForwardConfig) -> np.ndarray:
-    """(n,) target positions the agent chooses at each close of the block (the last 1 + delay never fill)."""
+    """(n,) target positions (or (n, N) weights of a book) the agent chooses at each close of the block (the
+    last 1 + delay never fill)."""
     xs, ps = _aligned(x, close, rows, cfg.execution_delay)
     tcfg = replace(cfg.agent.trading_config(), ruin_equity=0.0)  # positions do not depend on cost or equity
-    path = evaluate(SB3Policy(model), LatentTradingEnv(xs, ps, config=tcfg))
-    out = np.zeros(rows.stop - rows.start)
+    env = LatentPortfolioEnv(xs, ps, config=tcfg) if ps.ndim == 2 else LatentTradingEnv(xs, ps, config=tcfg)
+    path = evaluate(SB3Policy(model), env)
+    out = np.zeros((rows.stop - rows.start, *ps.shape[1:]))
     out[: len(path.positions)] = path.positions
     return out
 
@@ -321,25 +352,41 @@ def path_metrics(net: np.ndarray, rf: np.ndarray, turnover: np.ndarray, gross: n
 
 
 def baselines(scores: Scores, cfg: WalkForwardConfig, data: MarketData, fold: CalendarFold) -> None:
-    """The rule baselines on this fold's valid and test blocks."""
+    """The rule baselines on this fold's valid and test blocks. A universe of N assets holds each rule's
+    per-asset weight / N (vol target, 12-1 momentum and the 10-month MA asset by asset), and adds
+    ``equal_weight`` (1/N rebalanced monthly) beside the true 1/N buy-and-hold."""
     allow_short = cfg.agent.allow_short
     lev = cfg.agent.trading_config().max_leverage
     monthly = month_ends(data.dates)
+    close = data.close if data.is_book else data.close[:, None]
+    n_assets = close.shape[1]
+
+    def rule(fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:  # asset by asset, each at 1/N of the book
+        return np.stack([fn(close[:, j]) for j in range(n_assets)], axis=1) / n_assets
+
+    hold = np.full(close.shape, min(1.0, lev) / n_assets)
     signals = {
-        "buy_and_hold": (np.full(len(data.close), min(1.0, lev)), np.zeros(len(data.close), bool)),
-        "cash": (np.zeros(len(data.close)), None),
-        "vol_target": (vol_target(data.close, cfg.vol_target, max_leverage=lev), monthly),
-        "tsmom": (tsmom(data.close, allow_short), monthly),
-        "ma10": (ma10(data.close, data.dates), monthly),
+        "buy_and_hold": (hold, np.zeros(len(close), bool)),
+        "equal_weight": (hold, monthly),
+        "cash": (np.zeros(close.shape), None),
+        "vol_target": (rule(lambda p: vol_target(p, cfg.vol_target, max_leverage=lev)), monthly),
+        "tsmom": (rule(lambda p: tsmom(p, allow_short)), monthly),
+        "ma10": (rule(lambda p: ma10(p, data.dates)), monthly),
     }
+    if not data.is_book:
+        del signals["equal_weight"]  # one asset: the same as buy-and-hold rebalanced monthly
     for name, (signal, rebalance) in signals.items():
+        signal = signal if data.is_book else signal[:, 0]
         d = {b: block_decisions(signal[fold.rows(b)], None if rebalance is None else rebalance[fold.rows(b)])
              for b in ("valid", "test")}  # fmt: skip
         score(scores, cfg, data, fold, (name, "", name, 0), d)
     levels = cfg.agent.trading_config().position_levels
     for seed in range(cfg.agent.seeds):
-        d = {b: random_decisions(len(data.dates[fold.rows(b)]), levels, seed * 1000 + fold.index)
-             for b in ("valid", "test")}  # fmt: skip
+        d = {}
+        for b in ("valid", "test"):
+            n = len(data.dates[fold.rows(b)])
+            draw = random_decisions(n * n_assets, levels, seed * 1000 + fold.index)
+            d[b] = draw.reshape(n, n_assets) / n_assets if data.is_book else draw
         score(scores, cfg, data, fold, ("random", "", "random", seed), d)
 
 
@@ -349,13 +396,20 @@ def _labelled(rows: slice, delay: int) -> slice:
 
 
 def probe(scores: Scores, cfg: WalkForwardConfig, data: MarketData, fold: CalendarFold, kind: str, x: np.ndarray):
-    """Ridge probe of the sign of the return a decision earns, fitted on training rows, penalty by validation."""
+    """Ridge probe of the sign of the return a decision earns, fitted on training rows, penalty by validation.
+
+    With a universe the probe predicts the sign of the equal-weighted universe's return and holds +-1/N of
+    every asset (one signal: the hit-rate test of the report stays a test over days)."""
     lag = cfg.execution_delay + 1
     tr, va, te = (_labelled(fold.rows(b), cfg.execution_delay) for b in ("train", "valid", "test"))
-    y = np.zeros(len(data.r))
-    y[: len(y) - lag] = data.r[lag:]  # y[t]: the return a decision at t earns
+    market = data.r.mean(axis=1) if data.is_book else data.r
+    y = np.zeros(len(market))
+    y[: len(y) - lag] = market[lag:]  # y[t]: the return a decision at t earns
     model, valid_hit = fit_probe(x[tr], y[tr], x[va], y[va])
     decisions = {b: probe_positions(model, x[fold.rows(b)], cfg.agent.allow_short) for b in ("valid", "test")}
+    if data.is_book:
+        n_assets = data.r.shape[1]
+        decisions = {b: np.repeat(d[:, None] / n_assets, n_assets, axis=1) for b, d in decisions.items()}
     score(scores, cfg, data, fold, (f"probe/{kind}", kind, "probe", 0), decisions)
     up_pred, up = model.score(x[te]) > 0, y[te] > 0
     scores.probes.append({
@@ -459,6 +513,7 @@ def run_walkforward(cfg: WalkForwardConfig, map_folds: Callable | None = None) -
         "data": {
             "source": cfg.data.source,
             "target": data.target,
+            "assets": list(data.assets),
             "tickers": list(data.tickers),
             "data_hash": data.data_hash,
             "dates": [str(data.dates[0].date()), str(data.dates[-1].date())],
@@ -522,6 +577,8 @@ def _parse(argv: list[str] | None) -> WalkForwardConfig:
     a_.add_argument("--data-dir", help="directory of yfinance-format CSVs for --source csv")
     a_.add_argument("--tickers", nargs="+", help="universe (default: every ticker of the source)")
     a_.add_argument("--target", help="the traded index asset (embedded: DIA)")
+    a_.add_argument("--universe", nargs="+", metavar="TICKER",
+                    help="trade a book of these tickers ('all': every ticker) with the portfolio env")  # fmt: skip
     a_.add_argument("--start", help="first day of data")
     a_.add_argument("--end", help="last day of data")
     a_.add_argument("--lvae-epochs", type=int, help=f"LVAE / VAE epochs per fold (default {base.data.epochs})")
@@ -575,7 +632,7 @@ def _parse(argv: list[str] | None) -> WalkForwardConfig:
     top = {"features": a.features, "window": a.window, "fold_years": a.fold_years, "rf": a.rf,
            "min_train_years": a.min_train_years, "train_years": a.train_years, "max_folds": a.max_folds,
            "encoder_seeds": a.encoder_seeds, "cost_bps": a.cost_bps, "execution_delay": a.execution_delay,
-           "out": a.out}  # fmt: skip
+           "out": a.out, "universe": tuple(a.universe) if a.universe else None}  # fmt: skip
     top = {k: v for k, v in top.items() if v is not None}
     if a.encoder_cache is not None:
         top["encoder_cache"] = None if a.encoder_cache.lower() == "none" else a.encoder_cache

@@ -118,8 +118,13 @@ def write_report(result: Any) -> None:
     rf = doc["data"]["rf_source"]
     rf_note = "zero (no rate series for this data; give one with --rf)" if rf == "none" else rf
     cached = sum(e["cached"] for e in doc["encoders"])
+    assets = doc["data"].get("assets") or [doc["data"]["target"]]
+    traded = (
+        f"a book of {len(assets)} ({', '.join(assets)}; benchmark: 1/N bought once and held)"
+        if doc["data"]["target"] is None else doc["data"]["target"]
+    )  # fmt: skip
     md = [
-        f"# Walk-forward: {agent['agent']} on {', '.join(cfg['features'])} features, {doc['data']['target']}",
+        f"# Walk-forward: {agent['agent']} on {', '.join(cfg['features'])} features, {traded}",
         "",
         f"Data `{doc['data']['source']}` {doc['data']['dates'][0]} to {doc['data']['dates'][1]} "
         f"({len(doc['data']['tickers'])} tickers, hash {doc['data']['data_hash'][:12]}); {len(folds)} folds, "

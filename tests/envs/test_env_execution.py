@@ -68,3 +68,24 @@ def test_hold_decisions_keep_the_drifted_weight_and_cash_earns_rf():
     np.testing.assert_allclose(rescore(np.zeros(5), R, RF, 1, 0.0).net_returns(10.0), RF, rtol=1e-11)
     with pytest.raises(ValueError, match="length"):
         rescore(np.zeros(4), R, RF, 1, 0.0)
+
+
+def test_a_book_bought_at_one_over_n_and_held_earns_the_mean_of_the_assets_growth():
+    p = np.stack([P, [50.0, 55.0, 60.5, 55.0, 66.0]], axis=1)  # the second asset: +10 %, +10 %, -9.1 %, +20 %
+    r = simple_returns(p)
+    hold = np.full((5, 2), np.nan)
+    hold[0] = 0.5
+    s = rescore(hold, r, np.zeros(5), delay=0, beta=0.0)
+    growth = 0.5 * 103 / 100 + 0.5 * 66 / 50  # bought at day 0's close, never rebalanced
+    assert np.prod(1 + s.net_returns(10.0)) == pytest.approx((1 - K) * growth * (1 - K), rel=1e-14)
+    assert s.close_turnover == pytest.approx(1.0) and s.trade[1:].sum() == pytest.approx(1.0)  # in once, out once
+    # rebalanced to 1/N every day instead: the daily mean of the returns, trading the drift back each close
+    daily = rescore(np.full((5, 2), 0.5), r, np.zeros(5), delay=0, beta=0.0)
+    np.testing.assert_allclose(daily.gross[1:] - 1, r[1:].mean(axis=1), rtol=0, atol=1e-15)
+    assert daily.trade[2:].min() > 0
+    # one asset as a (n, 1) book is the single-asset replay
+    d = np.array([1.0, -1.0, 0.5, np.nan, 0.0])
+    one, book = rescore(d, R, RF, 1, 0.01), rescore(d[:, None], R[:, None], RF, 1, 0.01)
+    np.testing.assert_allclose(book.net_returns(7.0), one.net_returns(7.0), rtol=0, atol=1e-15)
+    with pytest.raises(ValueError, match="shape"):
+        rescore(np.zeros((5, 3)), r, RF, 0, 0.0)
