@@ -45,6 +45,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lvae.cli import InputError
+
 DATASET_NAMES = ("mnist", "binarized-mnist", "omniglot", "norb")
 OMNIGLOT_SPLITS = ("drawer", "alphabet")  # see the module docstring
 # Bump a dataset's version when the preprocessing or the layout of its cache changes (it is part of the key).
@@ -197,7 +199,7 @@ def _checksum_verifier(spec: RemoteFile) -> Callable[[Path], None]:
     def verify(path: Path) -> None:
         got = _digest(path, spec)
         if got != spec.digest:
-            raise ValueError(f"checksum mismatch: {spec.algorithm} of {spec.of} {got} != {spec.digest}")
+            raise InputError(f"checksum mismatch: {spec.algorithm} of {spec.of} {got} != {spec.digest}", str(path))
 
     return verify
 
@@ -302,7 +304,7 @@ def _mnist_array(folder: Path, stem: str, download: bool) -> np.ndarray:
     path = _require("mnist", folder, spec, download, alternatives=(stem, stem.replace("-idx", ".idx")))
     raw = _read_bytes(path)
     if hashlib.sha256(raw).hexdigest() != spec.digest:
-        raise ValueError(f"mnist: {path} is not the canonical {stem} (sha256 mismatch); delete it")
+        raise InputError(f"mnist: not the canonical {stem} (sha256 mismatch); delete it", str(path))
     return parse_idx(raw)
 
 
@@ -364,7 +366,7 @@ def _binarized_split(folder: Path, split: str, download: bool) -> np.ndarray:
     def check(path: Path) -> np.ndarray:
         x = _read_binarized(path)
         if hashlib.sha256(x.tobytes()).hexdigest() != spec.digest:
-            raise ValueError(f"{path} is not Larochelle's binarized MNIST {split} split (sha256 mismatch)")
+            raise InputError(f"not Larochelle's binarized MNIST {split} split (sha256 mismatch)", str(path))
         return x
 
     path = _require("binarized-mnist", folder, spec, download, (f"{stem}.mat", f"{stem}.amat.gz"), check)

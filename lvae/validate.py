@@ -187,10 +187,10 @@ class ValidateConfig:
 
 def run_validation(cfg: ValidateConfig, progress: bool = True) -> dict:
     """Train or resume every (model, seed), score them on one test set, write results; return {name: results}."""
+    device = resolve_device(cfg.device)
+    ds = cfg.load_data()  # bad data fails here, before anything is written
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(cfg.device)
-    ds = cfg.load_data()
     names = [f"{m}-s{s}" for m, s in cfg.runs()]
     models: list[HierarchicalModel] = []
     for kind, seed in cfg.runs():

@@ -513,3 +513,20 @@ def test_unwritable_cache_only_warns(tmp_path: Path) -> None:
 def test_mnist_downloads_from_the_official_mirrors(tmp_path: Path) -> None:
     ds = load_dataset("mnist", tmp_path)
     assert np.bincount(ds.train_y).tolist() == MNIST_TRAIN_COUNTS
+
+
+def test_a_local_mnist_file_that_is_not_the_canonical_one_is_an_input_error(tmp_path: Path) -> None:
+    # a user's truncated or foreign copy: exit 2 with the file named, not an internal error
+    from lvae.cli import run_cli
+    from lvae.validate import main
+
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    raw = struct.pack(">BBBBIII", 0, 0, 0x08, 3, 1, 28, 28) + bytes(784)
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):  # fmt: skip
+        (folder / stem).write_bytes(raw)
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(main, ["--dataset", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert exit_.value.code == 2
+    assert not (tmp_path / "out").exists()  # nothing half-written
