@@ -75,7 +75,7 @@ from pipeline.build import BuildConfig, data_hash, encode_windows, package_versi
 from pipeline.encoders import DEFAULT_ENCODER_CACHE, fit_encoder
 from pipeline.features import FEATURE_NAMES, LOOKBACK, compute_features
 from pipeline.rates import RATE_SOURCES, risk_free
-from pipeline.sources import SOURCES, load_bars
+from pipeline.sources import add_source_arguments, load_bars, source_of
 from pipeline.validate import align
 from pipeline.windows import WINDOW_KINDS, CalendarFold, calendar_folds, fold_windows, purge_length
 
@@ -186,7 +186,7 @@ class MarketData:
 def load_market(cfg: WalkForwardConfig) -> MarketData:
     """Bars of cfg.data's source -> aligned panel -> features, target prices, risk-free rate."""
     d = cfg.data
-    bars = load_bars(d.source, d.tickers, d.start, d.end, d.data_dir, d.cache_dir, d.validation)
+    bars = load_bars(d.source, d.tickers, d.start, d.end, d.data_dir, d.cache_dir, d.validation, d.data_file, d.exclude)
     panel = align(bars, d.validation)
     features = compute_features(panel)
     first = LOOKBACK + d.window - 1
@@ -573,9 +573,7 @@ def _parse(argv: list[str] | None) -> WalkForwardConfig:
         "--quick", action="store_true", help="small real run: last 3 folds, 10 LVAE epochs, 20k steps, 2 seeds"
     )
     a_ = p.add_argument_group("data (as pipeline.build)")
-    a_.add_argument("--source", choices=SOURCES, help="where the daily bars come from (default embedded)")
-    a_.add_argument("--data-dir", help="directory of yfinance-format CSVs for --source csv")
-    a_.add_argument("--tickers", nargs="+", help="universe (default: every ticker of the source)")
+    add_source_arguments(a_)
     a_.add_argument("--target", help="the traded index asset (embedded: DIA)")
     a_.add_argument("--universe", nargs="+", metavar="TICKER",
                     help="trade a book of these tickers ('all': every ticker) with the portfolio env")  # fmt: skip
@@ -613,11 +611,12 @@ def _parse(argv: list[str] | None) -> WalkForwardConfig:
     o.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs of agent training")
     a = p.parse_args(argv)
     cfg = QUICK if a.quick else base
-    data = {"source": a.source, "data_dir": a.data_dir, "target": a.target, "start": a.start, "end": a.end,
-            "epochs": a.lvae_epochs}  # fmt: skip
+    data = {"source": source_of(a), "data_dir": a.data_dir, "data_file": a.data_file, "target": a.target,
+            "start": a.start, "end": a.end, "epochs": a.lvae_epochs}  # fmt: skip
     data = {k: v for k, v in data.items() if v is not None}
-    if a.tickers:
-        data["tickers"] = tuple(t.upper() for t in a.tickers)
+    for name in ("tickers", "exclude"):
+        if getattr(a, name):
+            data[name] = tuple(t.upper() for t in getattr(a, name))
     if "epochs" in data:
         data["warmup_epochs"] = min(cfg.data.warmup_epochs, max(1, data["epochs"] // 3))
     agent = {"agent": a.agent, "timesteps": a.timesteps, "seeds": a.seeds, "cost_bps": a.train_cost_bps,
@@ -641,8 +640,8 @@ def _parse(argv: list[str] | None) -> WalkForwardConfig:
             cfg, data=replace(cfg.data, **data), agent=replace(cfg.agent, **agent), baselines=not a.no_baselines,
             progress=not a.no_progress, **top,
         )  # fmt: skip
-    except ValueError as e:  # a config's own checks: bad flags, said in one line
-        p.error(str(e))
+    except ValueError as e:  # a config's own checks: bad flags, said in one line (as pipeline.build says them)
+        p.error(getattr(e, "what", str(e)))
 
 
 def main(argv: list[str] | None = None) -> WalkForwardResult:

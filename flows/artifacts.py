@@ -202,57 +202,6 @@ def backtest_artifacts(report_root: str, report: dict, build_root: str) -> Artif
     )
 
 
-# --- walk-forward -------------------------------------------------------------------------------------
-def fold_rows(results) -> list[dict[str, Any]]:
-    """One row per (fold, seed, feature set): its test block and the agent's and benchmark's Sharpe there."""
-    from envs.metrics import sharpe_ratio, total_return
-
-    rows = []
-    for r in sorted(results, key=lambda r: (r.kind, r.fold, r.seed)):
-        rows.append(
-            {
-                "fold": r.fold,
-                "features": r.kind,
-                "seed": r.seed,
-                "test": f"{r.test_start} to {r.test_end}",
-                "days": len(r.returns),
-                "sharpe": sharpe_ratio(r.returns),
-                "total_return": total_return(r.returns),
-                "buy_and_hold_sharpe": sharpe_ratio(r.benchmark),
-                "checkpoint": r.checkpoint,
-            }
-        )
-    return rows
-
-
-def walk_forward_artifacts(results, summary: list[dict], out: str, build_root: str, runner: str) -> Artifacts:
-    cells = [
-        f"| {s['features']} | {s['seed']} | {s['folds']} | {s['days']} | {clean(s['sharpe'], 2)} | "
-        f"{clean(s['total_return'], 3)} | {clean(s['buy_and_hold_sharpe'], 2)} |"
-        for s in summary
-    ]
-    md = "\n".join(
-        [
-            "# Walk-forward training",
-            "",
-            f"{len(results)} fold x seed x feature-set tasks on the {runner} task runner; build `{build_root}`.",
-            "Test blocks are chained in time (out of sample for the encoder and the agent).",
-            "",
-            "| features | seed | folds | days | Sharpe | total return | buy-and-hold Sharpe |",
-            "|---|---|---|---|---|---|---|",
-            *cells,
-            "",
-            f"Models: `{Path(out) / 'models'}`; per-fold results: `{Path(out) / 'folds.json'}`.",
-            "",
-        ]
-    )
-    return Artifacts(
-        markdown={"train-agent-summary": md},
-        tables={"train-agent-folds": _rows(fold_rows(results)), "train-agent-out-of-sample": _rows(summary)},
-        links={"train-agent-models": (file_link(Path(out) / "models"), "trained agents")},
-    )
-
-
 # --- the walk-forward evaluation (envs.walkforward) ---------------------------------------------------
 def walk_forward_eval_rows(doc: dict) -> list[dict[str, Any]]:
     """One row per configuration at the verdict's headline cost: stitched out-of-sample metrics over seeds."""

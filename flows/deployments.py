@@ -13,7 +13,7 @@ from prefect.deployments.runner import EntrypointType, RunnerDeployment
 
 from envs.backtest import BacktestConfig
 from envs.walkforward import WalkForwardConfig
-from flows.flows import REFIT, backtest, ingest_market_data, train_agent, train_lvae, validate_lvae, walk_forward
+from flows.flows import WALK_FORWARD, backtest, ingest_market_data, train_lvae, validate_lvae, walk_forward
 from lvae.validate import ValidateConfig
 from pipeline.build import BuildConfig
 
@@ -27,14 +27,14 @@ MNIST_QUICK = ValidateConfig(dataset="mnist", layers=2, epochs=5, warmup_epochs=
 # train-lvae preset: a small model on the last years of the embedded data (about 10 s).
 LVAE_QUICK = BuildConfig(start="2015-01-01", train_end="2018-12-31", valid_end="2020-12-31", epochs=5,
                          warmup_epochs=2, latent_dims=(8, 4), hidden_dims=(64, 32), encode_layers=(0, 1))  # fmt: skip
-# backtest / train-agent preset: one feature set, one seed, short training (minutes, not an hour).
+# backtest preset: one feature set, one seed, short training (minutes, not an hour).
 AGENT_QUICK = BacktestConfig(timesteps=4096, seeds=1, features=("lvae",), n_checkpoints=2, progress=False)
 
 # walk-forward preset: the most recent fold of 2014-2023, a tiny LVAE / VAE, 2 seeds of 1024 PPO steps (about
 # 20 s on 2 cores): every output and the verdict, not a result to quote.
 REFIT_QUICK = WalkForwardConfig(
-    data=dataclasses.replace(REFIT.data, start="2014-01-01", epochs=2, warmup_epochs=1, latent_dims=(4, 2),
-                             hidden_dims=(32, 16), encode_layers=(0, 1)),
+    data=dataclasses.replace(WALK_FORWARD.data, start="2014-01-01", epochs=2, warmup_epochs=1, latent_dims=(4, 2),
+                                    hidden_dims=(32, 16), encode_layers=(0, 1)),
     agent=BacktestConfig(timesteps=1024, seeds=2, n_envs=4, n_checkpoints=1, progress=False),
     max_folds=1, progress=False,
 )  # fmt: skip
@@ -76,8 +76,6 @@ def deployments() -> list[RunnerDeployment]:
         dep(validate_lvae, "mnist-quick", "MNIST, 2 layers, 5 epochs, 10k examples: a smoke test.", cfg=MNIST_QUICK),
         dep(backtest, "default", "The envs backtest (BacktestConfig defaults) on the latest build."),
         dep(backtest, "quick", "One seed of PPO on LVAE latents, 4096 steps.", cfg=AGENT_QUICK),
-        dep(train_agent, "default", "Walk-forward folds x seeds (BacktestConfig defaults)."),
-        dep(train_agent, "quick", "Walk-forward, one seed, 4096 steps per fold.", cfg=AGENT_QUICK),
         dep(walk_forward, "default", "Refit per calendar-year fold: LVAE, VAE, PCA, raw, baselines, verdict."),
         dep(walk_forward, "quick", "The latest fold, a tiny LVAE, 2 seeds x 1024 steps: about 20 s.", cfg=REFIT_QUICK),
     ]

@@ -1,11 +1,13 @@
-"""The six flows: thin compositions of the library's functions (as tasks), each publishing its artifacts.
+"""The five flows: thin compositions of the library's functions (as tasks), each publishing its artifacts.
 
     ingest-market-data  fetch or read the bars, validate, align, hash                  (BuildConfig)
     train-lvae          ingest -> fit the LVAE and encode (cached on data hash + config)  (BuildConfig)
     validate-lvae       dataset download -> train and score as the paper does          (ValidateConfig)
     backtest            the envs backtest on a build (latest, given, or trained here)  (BacktestConfig)
-    train-agent         walk-forward folds x seeds as mapped tasks; Dask when given an address
-    walk-forward        envs.walkforward: refit everything per calendar-year fold; the verdict  (envs WalkForwardConfig)
+    walk-forward        envs.walkforward: refit everything per calendar-year fold; the verdict  (WalkForwardConfig)
+
+walk-forward is the library's own loop (envs.walkforward.run_walkforward), the one ``python -m envs.backtest
+--walk-forward`` runs; given a Dask address, its folds are tasks on the cluster (the subflow walk-forward-folds).
 
 Parameters are the library's frozen config dataclasses (the same the CLIs build), plus NetworkRetry for the
 network steps; from the CLI or the API they are JSON objects whose missing fields take the defaults, e.g.
@@ -14,25 +16,20 @@ network steps; from the CLI or the API they are JSON objects whose missing field
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from dataclasses import dataclass
 
 from prefect import flow, get_run_logger, unmapped
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from envs.backtest import BacktestConfig
-from envs.walkforward import WalkForwardConfig as RefitConfig
+from envs.walkforward import WalkForwardConfig
 from flows import artifacts, steps, tasks
-from flows.config import NetworkRetry, WalkForwardConfig
-from flows.walk_forward import FoldResult, FoldSpec, plan_folds, summarize_folds
+from flows.config import NetworkRetry
 from lvae.validate import ValidateConfig
-from pipeline.build import BuildConfig, load_build
+from pipeline.build import BuildConfig
 
 # Parameter defaults: frozen (immutable) instances, so sharing one across calls is safe.
 BUILD, RETRY, VALIDATE = BuildConfig(), NetworkRetry(), ValidateConfig()
-BACKTEST, WALK_FORWARD, REFIT = BacktestConfig(), WalkForwardConfig(), RefitConfig(progress=False)
+BACKTEST, WALK_FORWARD = BacktestConfig(), WalkForwardConfig(progress=False)
 NO_RETRY = NetworkRetry(retries=0)
 
 
@@ -112,64 +109,8 @@ def backtest(cfg: BacktestConfig = BACKTEST, lvae: BuildConfig = BUILD) -> str:
     return report_root
 
 
-@flow(name="train-agent-folds")
-def train_agent_folds(cfg: BacktestConfig, build_root: str, folds: list[FoldSpec], out: str) -> list[FoldResult]:
-    """Fan-out: one mapped task per (feature set, fold, seed) on this flow's task runner."""
-    combos = [(k, f, s) for k in cfg.features for f in folds for s in range(cfg.seeds)]
-    futures = tasks.run_fold.map(
-        cfg=unmapped(cfg),
-        build_root=unmapped(build_root),
-        fold=[f for _, f, _ in combos],
-        seed=[s for _, _, s in combos],
-        kind=[k for k, _, _ in combos],
-        out=unmapped(out),
-    )
-    return futures.result()
-
-
-def fan_out_flow(dask_address: str | None):
-    """train-agent-folds on a Dask cluster when given its address (tcp://host:8786), else here, one at a time.
-
-    Here the folds run one after another: stable-baselines3 seeds the process-wide RNGs, so agents trained
-    in parallel threads of one process draw from one another's streams and are not reproducible. Dask
-    workers are processes (one task per worker thread; use --nthreads 1), and give the same numbers."""
-    if not dask_address:
-        return train_agent_folds.with_options(task_runner=ThreadPoolTaskRunner(max_workers=1))
-    from prefect_dask import DaskTaskRunner
-
-    return train_agent_folds.with_options(task_runner=DaskTaskRunner(address=dask_address))
-
-
-@flow(name="train-agent", persist_result=True)
-def train_agent(
-    cfg: BacktestConfig = BACKTEST,
-    walk_forward: WalkForwardConfig = WALK_FORWARD,
-    dask_address: str | None = None,
-    out: str | None = None,
-    lvae: BuildConfig = BUILD,
-) -> str:
-    """Walk-forward training: folds x seeds x feature sets as mapped tasks, out of sample for encoder and agent.
-
-    dask_address: a Dask scheduler (``tcp://host:8786``) to run the folds on; None runs them on this machine.
-    out: output directory (None: runs/agents/<UTC timestamp>-<agent>).
-    """
-    root = _build_for(cfg, lvae)
-    purge = int(steps.read_manifest(root)["purge"])
-    folds = plan_folds(load_build(root).split, purge, walk_forward)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out_dir = str(Path(out or Path("runs/agents") / f"{stamp}-{cfg.agent}").resolve())  # workers have other cwds
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    results = fan_out_flow(dask_address)(cfg, root, folds, out_dir)
-    summary = summarize_folds(results)
-    doc = {"build": root, "folds": [asdict(f) for f in folds], "results": [asdict(r) for r in results]}
-    (Path(out_dir) / "folds.json").write_text(json.dumps(doc, indent=1))
-    runner = f"Dask ({dask_address})" if dask_address else "thread-pool"
-    artifacts.publish(artifacts.walk_forward_artifacts(results, summary, out_dir, root, runner))
-    return out_dir
-
-
 @flow(name="walk-forward-folds", persist_result=False)
-def walk_forward_folds(cfg: RefitConfig) -> str:
+def walk_forward_folds(cfg: WalkForwardConfig) -> str:
     """envs.walkforward.run_walkforward with each fold a task on this flow's task runner (Dask when the parent
     was given an address): the library's own loop, its folds mapped instead of run in turn."""
 
@@ -180,7 +121,7 @@ def walk_forward_folds(cfg: RefitConfig) -> str:
 
 
 @flow(name="walk-forward", persist_result=True)
-def walk_forward(cfg: RefitConfig = REFIT, dask_address: str | None = None) -> str:
+def walk_forward(cfg: WalkForwardConfig = WALK_FORWARD, dask_address: str | None = None) -> str:
     """The walk-forward evaluation of ``python -m envs.backtest --walk-forward``: normaliser, LVAE, VAE, PCA and
     agents refitted per calendar-year fold, baselines, and the statistical verdict; the output folder.
 

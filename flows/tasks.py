@@ -1,4 +1,4 @@
-"""The building blocks of flows.steps / flows.walk_forward wrapped as Prefect tasks.
+"""The building blocks of flows.steps wrapped as Prefect tasks.
 
 Only network steps (market data, dataset downloads) are retried, with exponential back-off, and only on
 network errors (a bad ticker symbol or a checksum mismatch fails at once). Expensive steps are cached on
@@ -14,7 +14,7 @@ from typing import Any
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import steps, walk_forward
+from flows import steps
 from flows.config import NetworkRetry
 from pipeline.ingest import IngestError
 
@@ -76,9 +76,3 @@ walk_forward_fold = task(
 )
 plot_latents = task(steps.plot_latents, name="plot-latents", cache_policy=NO_CACHE)
 resolve_build = task(steps.resolve_build, name="resolve-build", cache_policy=NO_CACHE)
-run_fold = task(
-    walk_forward.run_fold,
-    name="train-fold",
-    task_run_name="fold{fold.index}-seed{seed}-{kind}",
-    cache_policy=NO_CACHE,
-)

@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 from lvae.cli import ArgumentParser, InputError, run_cli
 from pipeline.cache import atomic_write_bytes
 from pipeline.features import LOOKBACK, compute_features, feature_names, missing_features
-from pipeline.sources import EMBEDDED_TARGET, SOURCES, MarketData, load_market
+from pipeline.sources import EMBEDDED_TARGET, SOURCES, MarketData, add_source_arguments, load_market, source_of
 from pipeline.validate import Note, Panel, ValidationConfig, align, common_range, fill_notes
 from pipeline.windows import Normaliser, make_windows, purge_length, split_labels
 
@@ -515,14 +515,7 @@ def _parse(argv: list[str] | None) -> tuple[BuildConfig, bool]:
     p = ArgumentParser(
         prog="python -m pipeline.build", description="Ingest, window, fit a Ladder VAE and encode market data."
     )
-    p.add_argument("--source", choices=SOURCES, help="where the daily bars come from (default: csv when "
-                   "--data-dir or --data-file is given, else embedded)")  # fmt: skip
-    p.add_argument("--data-dir", help="directory of per-ticker price files: .csv, .csv.gz or .parquet, OHLCV or "
-                   "close-only (README: accepted formats)")  # fmt: skip
-    p.add_argument("--data-file", help="one price file (CSV or Parquet): one ticker's bars, or a wide file of "
-                   "closes, Date plus one column per ticker")  # fmt: skip
-    p.add_argument("--tickers", nargs="+", default=[], help="universe (default: every ticker of the source)")
-    p.add_argument("--exclude", nargs="+", default=[], metavar="TICKER", help="tickers to leave out (printed)")
+    add_source_arguments(p)
     p.add_argument("--target", help=f"the asset traded by default (embedded: {EMBEDDED_TARGET}; one ticker: it)")
     p.add_argument("--start", default=d.start, help="first day of data")
     p.add_argument("--end", default=d.end, help="last day of data (inclusive)")
@@ -544,7 +537,7 @@ def _parse(argv: list[str] | None) -> tuple[BuildConfig, bool]:
     p.add_argument("--cache-dir", help="yfinance cache (default $LADDER_TRADER_CACHE or ~/.cache/ladder-trader)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
-    source = a.source or ("csv" if a.data_dir or a.data_file else "embedded")
+    source = source_of(a)
     if a.split_dates:
         train_end, valid_end = a.split_dates
         for flag, day in zip(("TRAIN_END", "VALID_END"), a.split_dates, strict=True):

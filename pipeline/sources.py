@@ -7,6 +7,7 @@ notes of what was done to them on the way (pipeline.files documents the file for
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -125,3 +126,23 @@ def load_bars(
 ) -> pd.DataFrame:
     """Validated bars from one source (:func:`load_market` without its notes)."""
     return load_market(source, tickers, start, end, data_dir, cache_dir, validation, data_file, exclude).bars
+
+
+# --- command-line flags (python -m pipeline.build, python -m envs.backtest --walk-forward) -----------------
+def add_source_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The flags that choose the bars, the same for every command that reads them: --source, --data-dir,
+    --data-file, --tickers (upper-case them) and --exclude (likewise); :func:`source_of` resolves --source."""
+    p.add_argument("--source", choices=SOURCES, help="where the daily bars come from (default: csv when "
+                   "--data-dir or --data-file is given, else embedded)")  # fmt: skip
+    p.add_argument("--data-dir", help="directory of per-ticker price files: .csv, .csv.gz or .parquet, OHLCV or "
+                   "close-only (README: accepted formats)")  # fmt: skip
+    p.add_argument("--data-file", help="one price file (CSV or Parquet): one ticker's bars, or a wide file of "
+                   "closes, Date plus one column per ticker")  # fmt: skip
+    p.add_argument("--tickers", nargs="+", default=[], help="universe (default: every ticker of the source)")
+    p.add_argument("--exclude", nargs="+", default=[], metavar="TICKER",
+                   help="tickers to leave out on purpose (recorded with the output)")  # fmt: skip
+
+
+def source_of(args: argparse.Namespace) -> str:
+    """--source as given, else csv when --data-dir or --data-file is given, else embedded."""
+    return args.source or ("csv" if args.data_dir or args.data_file else "embedded")

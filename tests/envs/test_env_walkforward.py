@@ -143,6 +143,79 @@ def test_walk_forward_cli_writes_the_contract(tmp_path):
     assert [p.name for p in (out / "tensorboard").iterdir()] == [f"ppo-raw-fold{fold['fold']}-seed0_1"]
 
 
+@pytest.fixture(scope="module")
+def closes(tmp_path_factory):
+    """A wide CSV of real closes (AAPL and DIA, 2018-01-02 to 2019-03-29, the pipeline CLI tests' data), and the
+    bars it was written from."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
+    from cli_support import real_bars, wide_closes
+
+    bars = real_bars()
+    path = tmp_path_factory.mktemp("closes") / "closes.csv"
+    wide_closes(bars).to_csv(path)
+    return path, bars
+
+
+def test_walk_forward_cli_takes_the_data_flags_of_pipeline_build():
+    from lvae.cli import InputError
+
+    cfg = wf._parse(["--data-file", "closes.csv", "--exclude", "aapl", "spy", "--tickers", "dia", "aapl"])
+    assert (cfg.data.source, cfg.data.data_file, cfg.data.data_dir) == ("csv", "closes.csv", None)  # file: csv
+    assert cfg.data.exclude == ("AAPL", "SPY") and cfg.data.tickers == ("DIA", "AAPL")
+    assert wf._parse(["--data-dir", "prices"]).data.source == "csv"  # a directory implies csv too
+    quick = wf._parse(["--quick", "--data-file", "closes.csv"])
+    assert quick.data.data_file == "closes.csv" and quick.max_folds == wf.QUICK.max_folds
+    plain = wf._parse([])
+    assert (plain.data.source, plain.data.data_file, plain.data.exclude) == ("embedded", None, ())
+    with pytest.raises(InputError, match=r"^data_dir and data_file are read by source 'csv', not 'embedded', comm"):
+        wf._parse(["--source", "embedded", "--data-file", "closes.csv"])
+    with pytest.raises(InputError, match="source 'csv' reads exactly one of data_dir and data_file"):
+        wf._parse(["--data-dir", "prices", "--data-file", "closes.csv"])
+
+
+def test_walk_forward_reads_a_wide_file_of_closes_as_pipeline_build_does(closes):
+    from pipeline.build import read_input
+
+    path, bars = closes
+    cfg = wf._parse(["--data-file", str(path), "--target", "DIA", "--rf", "none"])
+    data = wf.load_market(cfg)
+    assert data.tickers == ("AAPL", "DIA") and data.target == "DIA"
+    assert data.features.shape[1:] == (2, 1)  # closes only: the log return is the one feature
+    dia = bars[bars["ticker"] == "DIA"].set_index("date")["adj_close"]
+    np.testing.assert_array_equal(data.close, dia.loc[data.dates].to_numpy())
+    assert data.data_hash == read_input(cfg.data).digest  # the panel pipeline.build makes of the same file
+    one = wf.load_market(wf._parse(["--data-file", str(path), "--exclude", "aapl", "--rf", "none"]))
+    assert one.tickers == ("DIA",) and one.target == "DIA"  # the one ticker left is the target
+    np.testing.assert_array_equal(one.close, data.close)
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["--data-file", "missing.csv"], "error: no such file, missing.csv"),
+        (["--data-file", "closes.csv", "--exclude", "spy"],
+         "error: --exclude names SPY, not in the data (tickers found: AAPL, DIA), closes.csv"),
+    ],
+)  # fmt: skip
+def test_bad_data_flags_fail_in_the_one_line_of_pipeline_build(closes, tmp_path, monkeypatch, capsys, args, line):
+    import shutil
+
+    from envs.backtest import main as backtest_main
+    from lvae.cli import run_cli
+    from pipeline.build import main as build_main
+
+    shutil.copy(closes[0], tmp_path / "closes.csv")
+    monkeypatch.chdir(tmp_path)
+    for main, argv in ((backtest_main, ["--walk-forward", *args]), (build_main, args)):
+        with pytest.raises(SystemExit) as stop:
+            run_cli(main, argv)
+        assert stop.value.code == 2 and capsys.readouterr().err == line + "\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["closes.csv"]  # nothing written by either
+
+
 def test_probe_verdict_is_a_binomial_test_against_the_majority_sign():
     from envs.walkforward_report import probe_verdicts
 

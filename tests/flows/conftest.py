@@ -31,7 +31,7 @@ def tiny_build_cfg(tmp_path_factory) -> BuildConfig:
 
 @pytest.fixture(scope="session")
 def tiny_agent_cfg(tmp_path_factory) -> BacktestConfig:
-    """PPO for one short rollout on LVAE latents: about a second per (fold, seed); its run log in a temp dir."""
+    """PPO for one short rollout on LVAE latents: about a second per seed; its run log in a temp dir."""
     return BacktestConfig(
         timesteps=256, seeds=2, features=("lvae",), n_envs=2, n_checkpoints=1, episode_length=64, progress=False,
         run_log=str(tmp_path_factory.mktemp("runlog") / "trials.jsonl"),

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import math
 
 from flows import artifacts
-from flows.walk_forward import FoldResult
 from lvae.validate import PAPER_NUMBERS
 
 RESULTS = {
@@ -92,14 +90,6 @@ def test_backtest_rows_take_the_mean_over_seeds():
     assert rows[0] == {"policy": "ppo/lvae", "seeds": 2, **{k: 0.1 for k in keys}, "deflated_sharpe": 0.3,
                        "valid_sharpe": 0.7}  # fmt: skip
     assert rows[1]["sharpe"] is None and rows[1]["deflated_sharpe"] is None
-
-
-def test_fold_rows_score_each_block():
-    r = FoldResult(1, 0, "lvae", "2020-01-02", "2020-06-30", (0.01, -0.01, 0.02), (0.0, 0.0, 0.0), 256, "m.zip")
-    (row,) = artifacts.fold_rows([r])
-    assert row["days"] == 3 and row["test"] == "2020-01-02 to 2020-06-30" and row["checkpoint"] == 256
-    assert math.isclose(row["total_return"], 1.01 * 0.99 * 1.02 - 1)
-    assert math.isnan(row["buy_and_hold_sharpe"]) or row["buy_and_hold_sharpe"] == 0.0
 
 
 def test_plots_are_embedded_so_the_browser_shows_them(tmp_path):

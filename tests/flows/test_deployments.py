@@ -9,8 +9,11 @@ from flows import flows as f
 def test_every_flow_has_a_default_deployment_and_presets_validate():
     deps = d.deployments()
     names = {f"{dep.flow_name}/{dep.name}" for dep in deps}
-    for flow in ("ingest-market-data", "train-lvae", "validate-lvae", "backtest", "train-agent", "walk-forward"):
+    flows = ("ingest-market-data", "train-lvae", "validate-lvae", "backtest", "walk-forward")
+    assert {dep.flow_name for dep in deps} == set(flows)  # one walk-forward: the library's, no second one
+    for flow in flows:
         assert f"{flow}/default" in names
+    assert "walk-forward/quick" in names
     assert {"validate-lvae/mnist-paper", "validate-lvae/omniglot-paper", "validate-lvae/norb-paper"} <= names
     by_name = {f"{dep.flow_name}/{dep.name}": dep for dep in deps}
     assert all(dep.entrypoint.startswith("flows.flows.") for dep in deps)  # module path: any working directory
@@ -20,7 +23,7 @@ def test_every_flow_has_a_default_deployment_and_presets_validate():
               "walk-forward/quick": (f.walk_forward, d.REFIT_QUICK)}  # fmt: skip
     for name, (flow, preset) in checks.items():
         assert flow.validate_parameters(by_name[name].parameters)["cfg"] == preset
-    assert by_name["train-lvae/default"].parameters == {}
+    assert by_name["train-lvae/default"].parameters == {} == by_name["walk-forward/default"].parameters
     assert d.MNIST_PAPER.epochs == 2000 and d.MNIST_PAPER.iw_samples == 5000 and d.MNIST_PAPER.layers == 5
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from flows import artifacts as builders
 from flows import steps
-from flows.config import NetworkRetry, WalkForwardConfig
+from flows.config import NetworkRetry
 from lvae.validate import PAPER_NUMBERS, ValidateConfig
 from pipeline import ingest as pipeline_ingest
 from pipeline.build import BuildConfig
@@ -150,51 +150,16 @@ def test_backtest_flow_tables_the_metrics(prefect_harness, tiny_build_cfg, tiny_
     assert {"backtest-summary", "backtest-equity", "backtest-drawdown", "backtest-positions"} <= set(found)
 
 
-def _fan_out(cfg, build_cfg, out, dask_address=None):
-    from flows.flows import train_agent
-
-    out_dir = train_agent(cfg, WalkForwardConfig(n_folds=2), dask_address, str(out), build_cfg)
-    return json.loads((Path(out_dir) / "folds.json").read_text())
-
-
-def test_train_agent_maps_folds_x_seeds(prefect_harness, tiny_build_cfg, tiny_agent_cfg, tmp_path):
-    doc = _fan_out(tiny_agent_cfg, tiny_build_cfg, tmp_path / "threads")
-    results = doc["results"]
-    assert sorted((r["fold"], r["seed"]) for r in results) == [(0, 0), (0, 1), (1, 0), (1, 1)]
-    split = json.loads((Path(doc["build"]) / "manifest.json").read_text())["split_dates"]
-    assert min(r["test_start"] for r in results) > split["train"][1]  # every block is after the LVAE's training
-    for r in results:
-        assert Path(r["model_path"]).is_file() and len(r["returns"]) == len(r["benchmark"]) > 0
-
-
-def test_train_agent_runs_the_same_flow_on_a_local_dask_cluster(prefect_harness, tiny_build_cfg, tiny_agent_cfg,
-                                                                 tmp_path):  # fmt: skip
-    from distributed import Client, LocalCluster
-
-    cfg = dataclasses.replace(tiny_agent_cfg, seeds=1)
-    local = _fan_out(cfg, tiny_build_cfg, tmp_path / "threads")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with Client(cluster) as client:
-            dask = _fan_out(cfg, tiny_build_cfg, tmp_path / "dask", cluster.scheduler_address)
-            ran_on = client.run(lambda dask_worker: len(dask_worker.state.log) > 0)  # each worker's task log
-    assert sum(ran_on.values()) >= 1
-    key = lambda r: (r["fold"], r["seed"])  # noqa: E731
-    assert sorted(map(key, dask["results"])) == sorted(map(key, local["results"]))
-    for a, b in zip(sorted(local["results"], key=key), sorted(dask["results"], key=key), strict=True):
-        assert a["returns"] == pytest.approx(b["returns"])  # same seeds, same numbers, other machines
-
-
 def test_walk_forward_flow_maps_the_library_folds_over_dask_workers(prefect_harness, tmp_path):
     """The walk-forward flow on a 2-worker Dask cluster writes what the library's own serial loop writes."""
     import pandas as pd
     from distributed import Client, LocalCluster
 
     from envs.backtest import BacktestConfig
-    from envs.walkforward import WalkForwardConfig as RefitConfig
-    from envs.walkforward import run_walkforward
+    from envs.walkforward import WalkForwardConfig, run_walkforward
     from flows.flows import walk_forward
 
-    base = RefitConfig()
+    base = WalkForwardConfig()
     cfg = dataclasses.replace(
         base,
         data=dataclasses.replace(base.data, tickers=("DIA", "AAPL", "ABT"), start="2012-01-01", latent_dims=(3, 2),

@@ -8,13 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from flows import steps
-from flows.config import NetworkRetry, WalkForwardConfig
-from flows.walk_forward import FoldResult, plan_folds, summarize_folds
+from flows.config import NetworkRetry
 from pipeline import ingest as pipeline_ingest
 from pipeline.build import BuildConfig, data_hash
 from pipeline.cache import MarketCache
@@ -24,7 +22,7 @@ from pipeline.validate import ValidationConfig, align
 
 
 def test_building_blocks_import_without_prefect():
-    code = "import flows.steps, flows.walk_forward, flows.artifacts, flows.config, sys; print('prefect' in sys.modules)"
+    code = "import flows.steps, flows.artifacts, flows.config, sys; print('prefect' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -105,42 +103,6 @@ def test_failed_yfinance_ingest_raises_and_leaves_the_cache(tmp_path, monkeypatc
     assert steps.ingest(cfg).data_hash == first.data_hash  # the cached range still reads, offline
 
 
-def test_plan_folds_are_out_of_sample_for_encoder_and_agent():
-    split = np.array(["train"] * 300 + ["purged"] * 10 + ["valid"] * 100 + ["purged"] * 10 + ["test"] * 180)
-    purge = 10
-    folds = plan_folds(split, purge, WalkForwardConfig(n_folds=3, valid_frac=0.2))
-    first_valid = 310
-    assert [f.index for f in folds] == [0, 1, 2]
-    assert folds[0].test[0] == first_valid and folds[-1].test[1] == len(split)
-    for a, b in zip(folds[:-1], folds[1:], strict=True):
-        assert a.test[1] == b.test[0]  # contiguous blocks covering the out-of-sample rows once
-    for f in folds:
-        assert f.train[0] == 0
-        assert f.valid[0] - f.train[1] == purge  # purge between agent training and selection rows
-        assert f.test[0] - f.valid[1] == purge  # and between selection rows and the test block
-        assert f.valid[1] - f.valid[0] == max(2, int((f.test[0] - purge) * 0.2))
-    # expanding window: each fold trains on more rows than the one before
-    assert folds[0].train[1] < folds[1].train[1] < folds[2].train[1]
-
-
-def test_plan_folds_needs_rows_after_training():
-    with pytest.raises(ValueError, match="no validation rows"):
-        plan_folds(np.array(["train"] * 50 + ["test"] * 10), 5, WalkForwardConfig())
-
-
-def test_summarize_folds_chains_blocks_in_time():
-    def result(fold, seed, r, b):
-        return FoldResult(fold, seed, "lvae", "2020-01-01", "2020-02-01", tuple(r), tuple(b), 0, "m.zip")
-
-    res = [result(1, 0, [0.10], [0.0]), result(0, 0, [0.10, -0.5], [0.01, 0.01]), result(0, 1, [0.0, 0.0], [0.0, 0.0])]
-    rows = {r["seed"]: r for r in summarize_folds(res)}
-    assert rows[0]["folds"] == 2 and rows[0]["days"] == 3
-    assert rows[0]["total_return"] == pytest.approx(1.1 * 0.5 * 1.1 - 1)
-    assert rows[0]["max_drawdown"] == pytest.approx(-0.5)
-    assert rows[0]["buy_and_hold_total_return"] == pytest.approx(1.01**2 - 1)
-    assert rows[1]["total_return"] == 0.0
-
-
 def test_build_complete_needs_the_manifest(tmp_path):
     assert not steps.build_complete(tmp_path) and not steps.build_complete(None)
     (tmp_path / "manifest.json").write_text("{}")
@@ -156,7 +118,7 @@ def test_prefect_yaml_declares_the_served_deployments():
     doc = yaml.safe_load((repo / "prefect.yaml").read_text())
     declared = {(e["entrypoint"].split(":")[1], e["name"]): e.get("parameters", {}) for e in doc["deployments"]}
     names = {"ingest_market_data": "ingest-market-data", "train_lvae": "train-lvae", "validate_lvae": "validate-lvae",
-             "backtest": "backtest", "train_agent": "train-agent", "walk_forward": "walk-forward"}  # fmt: skip
+             "backtest": "backtest", "walk_forward": "walk-forward"}  # fmt: skip
     presets = {("validate_lvae", "mnist-paper"): d.MNIST_PAPER, ("validate_lvae", "mnist-quick"): d.MNIST_QUICK,
                ("train_lvae", "quick"): d.LVAE_QUICK, ("backtest", "quick"): d.AGENT_QUICK}  # fmt: skip
     assert {(fn, "default") for fn in names} <= set(declared)
