@@ -106,6 +106,12 @@ class BuildConfig:
             raise InputError(f"encode_layers {self.encode_layers} must index latent_dims {self.latent_dims}", "")
         if not 0 < self.train_frac < self.train_frac + self.valid_frac < 1:
             raise InputError("need 0 < train_frac < train_frac + valid_frac < 1", "train_frac, valid_frac")
+        for name in ("start", "end", "train_end", "valid_end"):
+            day = getattr(self, name)
+            try:
+                pd.Timestamp(day) if day is not None else None
+            except ValueError:
+                raise InputError(f"{name} {day!r} is not a date", f"--{name.replace('_', '-')}") from None
         for name in ("tickers", "exclude", "latent_dims", "hidden_dims", "encode_layers"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         self.validation  # noqa: B018  (checks min_history, max_gap_days, max_ffill)

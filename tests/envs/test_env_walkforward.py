@@ -272,3 +272,13 @@ def test_a_directory_of_one_ticker_trades_that_ticker_without_target(shared_data
                                       start="2009-01-01"), rf="none")  # fmt: skip
     data = wf.load_market(cfg)
     assert data.target == "GOOGL" and data.tickers == ("GOOGL",)
+
+
+def test_a_date_that_is_not_one_is_a_one_line_input_error_in_both_commands():
+    from lvae.cli import InputError
+    from pipeline.build import BuildConfig
+
+    with pytest.raises(InputError, match="start 'foo' is not a date"):
+        wf._parse(["--start", "foo"])
+    with pytest.raises(InputError, match="end '2020-13-45' is not a date"):
+        BuildConfig(end="2020-13-45")
