@@ -138,7 +138,8 @@ class LatentPortfolioEnv(gym.Env):
         self._t = t = t + 1
         self._w = w
         truncated = t >= self._end
-        if truncated or self._equity * growth <= self.config.ruin_equity:  # the episode ends: close the book
+        ended = truncated or self._equity * growth <= self.config.ruin_equity
+        if ended:  # the episode ends: close the book
             gross_book = float(np.abs(w_drift).sum())
             close = closing_factor(gross_book, self._kappa)
             cost += growth * (1.0 - close)
@@ -149,7 +150,10 @@ class LatentPortfolioEnv(gym.Env):
         self._equity *= growth
         reward = math.log(growth) if growth > GROWTH_FLOOR else LOG_FLOOR
         info = {"equity": self._equity, "weights": w.copy(), "turnover": turnover, "cost": cost}
-        return self._observe(t), reward, self._equity <= self.config.ruin_equity, truncated, info
+        obs = self._observe(t)
+        if ended:  # the last observation shows the closed (empty) book
+            obs[self._w_cols] = 0.0
+        return obs, reward, self._equity <= self.config.ruin_equity, truncated, info
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":

@@ -62,8 +62,8 @@ def step_growth(w_drift: X, w: X, r: X, kappa: float, beta: float, rf: X | None 
     Returns:
         ``(growth, turnover, cost, w_next)``: equity multiplier ``V[t+1] / V[t]`` (reward = ``log(growth)``),
         ``|w - w_drift|``, the cost paid as a fraction of equity at t, and the weight at t+1 before trading.
-        When the invested book is wiped out (``gross <= 0``) ``w_next`` is ``w * (1 + r)``: the episode
-        terminates there, so its value is never used.
+        When the invested book is wiped out (``gross <= 0``) ``w_next`` is ``w * (1 + r)`` (the episode
+        terminates there; closing that book costs at most the rest of the equity, see :func:`closing_factor`).
     """
     turnover = abs(w - w_drift)
     cost = kappa * turnover
@@ -73,13 +73,16 @@ def step_growth(w_drift: X, w: X, r: X, kappa: float, beta: float, rf: X | None 
         gross = gross + (w - abs(w)) * (0.5 * beta)
     if rf is not None:
         gross = gross + (1.0 - w) * rf
-    w_next = (w + wr) / (gross + (gross <= 0.0))  # (gross <= 0) avoids a division by zero on ruin
+    alive = gross > 0.0
+    w_next = (w + wr) / (gross * alive + (1.0 - alive))  # divides by 1 on ruin: w * (1 + r)
     return (1.0 - cost) * gross, turnover, cost, w_next
 
 
 def closing_factor(w_drift: X, kappa: float) -> X:
-    """Growth factor of closing a book of weight ``w_drift`` at a close: ``1 - kappa * |w_drift|``."""
-    return 1.0 - kappa * abs(w_drift)
+    """Growth factor of closing a book of weight ``w_drift`` at a close: ``1 - kappa * |w_drift|``, floored at 0
+    (a book so large against what is left of the equity that closing it costs all of it: only after ruin)."""
+    cost = kappa * abs(w_drift)
+    return 1.0 - (cost - (cost - 1.0) * (cost > 1.0))  # 1 - min(cost, 1), on floats and arrays
 
 
 def portfolio_step_growth(

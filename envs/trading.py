@@ -90,8 +90,9 @@ class LatentTradingEnv(gym.Env):
 
     **Observation** (float32, shape ``(F + 1 + n_return_lags,)``; a Box bounded by the data's range):
     ``[features[t], position held, r[t], r[t-1], ..., r[t-n_return_lags+1]]``. It reads nothing after t.
-    The position is the target chosen at the previous step (0 at reset). With discrete actions the
-    observation is a read-only view of a precomputed table (copy it before you modify it).
+    The position is the target chosen at the previous step (0 at reset, and 0 in an episode's last
+    observation: the book was closed there, so a value bootstrapped from it is a flat book's). With discrete
+    actions the observation is a read-only view of a precomputed table (copy it before you modify it).
 
     **Action.** ``action_space="discrete"``: ``Discrete(len(levels))``, action i targets ``levels[i]``
     (default (-1, 0, 1), or (0, 1) without shorting). ``"continuous"``: ``Box(lo, 1, (1,))`` with lo = -1
@@ -234,7 +235,8 @@ class LatentTradingEnv(gym.Env):
         self._t = t
         self._w = w
         truncated = t >= self._end
-        if truncated or self._equity * growth <= self._ruin:  # the episode ends: close the book at t's close
+        ended = truncated or self._equity * growth <= self._ruin
+        if ended:  # the episode ends: close the book at t's close
             close = closing_factor(w_drift, self._kappa)
             cost += growth * (1.0 - close)  # as a fraction of equity at the step's start
             growth *= close
@@ -244,7 +246,10 @@ class LatentTradingEnv(gym.Env):
         equity = self._equity * growth
         self._equity = equity
         reward = math.log(growth) if growth > GROWTH_FLOOR else LOG_FLOOR
-        obs = table[t] if table is not None else self._observe(t, w)
+        if ended:  # the last observation shows the closed (flat) book, which is what the next state holds
+            obs = self._observe(t, 0.0)
+        else:
+            obs = table[t] if table is not None else self._observe(t, w)
         info = {"equity": equity, "position": w, "turnover": turnover, "cost": cost}
         return obs, reward, equity <= self._ruin, truncated, info
 

@@ -150,8 +150,10 @@ class LatentTradingVecEnv(VecEnv):
     def _finish(self, i: int, last_obs: np.ndarray) -> dict[str, Any]:
         """Info of slot ``i``'s finished episode (its book was closed in the step); starts the next one."""
         terminated = bool(self._eq[i] <= self._ruin)
+        last = last_obs.copy()
+        last[self._pos_col] = 0.0  # the book was closed: the last observation is flat, as the single env's
         info = {
-            "terminal_observation": last_obs.copy(),
+            "terminal_observation": last,
             "TimeLimit.truncated": not terminated,
             "equity": float(self._eq[i]),
         }

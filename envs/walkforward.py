@@ -146,6 +146,8 @@ class WalkForwardConfig:
         universe = tuple(dict.fromkeys(t.upper() for t in self.universe))
         object.__setattr__(self, "universe", ("all",) if "ALL" in universe else universe)
         if universe:
+            if self.data.target:
+                raise ValueError("--target and --universe exclude each other: a universe trades all its tickers")
             if self.agent.agent == "dqn" or self.agent.action_space == "discrete":
                 raise ValueError("a universe is traded with continuous weights: use ppo, a2c, sac or td3")
             object.__setattr__(self, "agent", replace(self.agent, action_space="continuous"))
@@ -352,9 +354,10 @@ def path_metrics(net: np.ndarray, rf: np.ndarray, turnover: np.ndarray, gross: n
 
 
 def baselines(scores: Scores, cfg: WalkForwardConfig, data: MarketData, fold: CalendarFold) -> None:
-    """The rule baselines on this fold's valid and test blocks. A universe of N assets holds each rule's
-    per-asset weight / N (vol target, 12-1 momentum and the 10-month MA asset by asset), and adds
-    ``equal_weight`` (1/N rebalanced monthly) beside the true 1/N buy-and-hold."""
+    """The rule baselines on this fold's valid and test blocks. A universe of N assets holds each trend rule's
+    per-asset weight / N (12-1 momentum and the 10-month MA asset by asset), scales the 1/N book to the
+    target volatility (from the realised volatility of the equal-weighted universe), and adds ``equal_weight``
+    (1/N rebalanced monthly) beside the true 1/N buy-and-hold."""
     allow_short = cfg.agent.allow_short
     lev = cfg.agent.trading_config().max_leverage
     monthly = month_ends(data.dates)
@@ -365,11 +368,12 @@ def baselines(scores: Scores, cfg: WalkForwardConfig, data: MarketData, fold: Ca
         return np.stack([fn(close[:, j]) for j in range(n_assets)], axis=1) / n_assets
 
     hold = np.full(close.shape, min(1.0, lev) / n_assets)
+    book = np.cumprod(1.0 + simple_returns(close).mean(axis=1))  # the equal-weighted universe as one price
     signals = {
         "buy_and_hold": (hold, np.zeros(len(close), bool)),
         "equal_weight": (hold, monthly),
         "cash": (np.zeros(close.shape), None),
-        "vol_target": (rule(lambda p: vol_target(p, cfg.vol_target, max_leverage=lev)), monthly),
+        "vol_target": (vol_target(book, cfg.vol_target, max_leverage=lev)[:, None] * hold / min(1.0, lev), monthly),
         "tsmom": (rule(lambda p: tsmom(p, allow_short)), monthly),
         "ma10": (rule(lambda p: ma10(p, data.dates)), monthly),
     }

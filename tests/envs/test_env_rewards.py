@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from envs.rewards import portfolio_step_growth, simple_returns, step_growth
+from envs.rewards import closing_factor, portfolio_step_growth, simple_returns, step_growth
 from envs.trading import LatentTradingEnv
 
 
@@ -131,3 +131,12 @@ def test_the_portfolio_env_with_one_asset_is_the_single_asset_env(market):
         assert i_n["cost"] == pytest.approx(i1["cost"], abs=1e-15)
         assert i_n["turnover"] == pytest.approx(i1["turnover"], abs=1e-14)
     assert trunc1 and single._w_drift == 0.0 and not book._w_drift.any()  # both closed the book at the end
+
+
+@pytest.mark.parametrize("last", [299.9, 300.0, 400.0])
+def test_a_book_wiped_out_at_the_episode_end_stays_wiped_out_after_closing(last):
+    # short 1 into a +200 % day (or more): gross <= 0; closing the drifted book must not flip the sign of growth
+    rewards, info, terminated, truncated = run([100, 100, last], [SHORT, SHORT], cost_bps=10)
+    assert terminated and truncated and info["equity"] <= 0.0
+    assert rewards[-1] == pytest.approx(math.log(1e-12))
+    assert closing_factor(3000.0, 1e-3) == 0.0 and closing_factor(np.array([0.5, 3000.0]), 1e-3).tolist() == [0.9995, 0]

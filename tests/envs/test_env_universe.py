@@ -44,6 +44,9 @@ def test_universe_walk_forward_trains_a_book_and_holds_one_over_n(tmp_path):
     # 1/N rebalanced at month ends differs from the hold, and trades more
     ew = test[(test["config"] == "equal_weight") & (test["cost_bps"] == 10.0)].sort_values("date")
     assert not np.allclose(ew["net_return"], bh["net_return"].to_numpy())
+    # the vol target scales the whole 1/N book to 10 % a year, not each asset to 10 % / N
+    vt = test[(test["config"] == "vol_target") & (test["cost_bps"] == 0.0)]["net_return"].to_numpy()
+    assert 0.095 < vt[2:].std(ddof=1) * np.sqrt(252) < 0.125  # 0.105 here; 0.091 for each asset at 10 % / N
     turnover = {r["config"]: r["turnover"] for r in doc["results"] if r["cost_bps"] == 10.0}
     assert turnover["equal_weight"] > turnover["buy_and_hold"] == pytest.approx(2 * 252 / len(close))
 
@@ -51,6 +54,8 @@ def test_universe_walk_forward_trains_a_book_and_holds_one_over_n(tmp_path):
 def test_a_universe_needs_known_tickers_and_continuous_weights():
     with pytest.raises(InputError, match="universe tickers"):
         wf.load_market(wf._parse(["--universe", "AAPL", "NOPE", "--tickers", "AAPL", "ABT", "--start", "2020-01-01"]))
+    with pytest.raises(InputError, match="exclude each other"):
+        wf._parse(["--universe", "AAPL", "ABT", "--target", "AAPL"])
     with pytest.raises(InputError, match="continuous"):
         wf._parse(["--universe", "AAPL", "ABT", "--agent", "dqn"])
     assert wf._parse(["--universe", "all"]).universe == ("all",)

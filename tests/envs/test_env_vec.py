@@ -45,7 +45,7 @@ def test_finished_episodes_restart_at_position_zero_with_fresh_episodes(market):
         for i in np.flatnonzero(dones):
             finished += 1
             assert "episode" in infos[i] and 5 <= infos[i]["episode"]["l"] <= 10
-            assert obs[i, 4] == 0.0 and infos[i]["terminal_observation"][4] == 1.0
+            assert obs[i, 4] == 0.0 and infos[i]["terminal_observation"][4] == 0.0  # its book was closed
     assert finished >= 4 * 100 // 10
 
 
@@ -77,3 +77,30 @@ def test_running_infos_are_shared_but_read_only(market):
         infos[0]["x"] = 1
     with pytest.raises(IndexError):
         venv.step(np.array([0, -1, 3]))
+
+
+def test_ruined_and_truncated_episodes_close_their_books_as_the_single_env():
+    # 15 %/day volatility, 50 bp costs and a ruin level of 0.3: many episodes end in ruin mid-period
+    rng = np.random.default_rng(3)
+    prices = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.15, 200)))
+    features = rng.normal(size=(200, 2)).astype(np.float32)
+    cfg = TradingConfig(cost_bps=50, borrow_rate=0.05, ruin_equity=0.3)
+    venv = LatentTradingVecEnv(features, prices, n_envs=6, config=cfg, seed=0)
+    singles = [LatentTradingEnv(features, prices, config=cfg) for _ in range(6)]
+    venv.reset()
+    for env in singles:
+        env.reset(seed=0)
+    actions = rng.integers(0, 3, (199, 6))
+    ruined = 0
+    for step in range(199):
+        _, rewards, dones, infos = venv.step(actions[step])
+        for i, env in enumerate(singles):
+            if env._t >= env._end or env._equity <= cfg.ruin_equity:
+                continue  # this single episode is over; the batched slot went on with a new one
+            o, r, terminated, truncated, _ = env.step(actions[step][i])
+            assert rewards[i] == pytest.approx(r, rel=1e-15, abs=1e-18) and dones[i] == (terminated or truncated)
+            if dones[i]:
+                ruined += terminated
+                assert np.array_equal(infos[i]["terminal_observation"], o) and infos[i]["equity"] == env._equity
+                assert infos[i]["TimeLimit.truncated"] == (not terminated)
+    assert ruined >= 3  # the ruin path ran
