@@ -12,6 +12,20 @@
    result, the comparison, the timings), log_likelihood.npz (per-example L5000 of every model) and each
    model.pt.
 
+A protocol longer than one command can run goes as a chain of legs, each its own process, on the same kind of
+device (`--epochs` fixed):
+
+    python benchmarks/gpu_protocol.py --data-dir DATA --out OUT --epochs 2000 --seeds 0 --stop-after-seconds 480
+    python benchmarks/gpu_protocol.py --data-dir DATA --out OUT --epochs 2000 --seeds 0 --stop-after-seconds 480 \
+        --resume-from PREVIOUS_OUT
+
+A leg trains until the first epoch boundary after `--stop-after-seconds` of training, then packs the group's
+checkpoints (weights, Adam moments, history, random states) into OUT as shards of at most 15 MiB
+(`checkpoint.00-of-04`, ...) with `checkpoint.manifest.json` (each shard's and file's size and sha256, the epoch
+reached, the arguments) and a summary.json, and exits without evaluating. `--resume-from` verifies the shards and
+that every argument but the time budget and the paths is the same, unpacks them and trains on, bit for bit as one
+uninterrupted run; the leg that reaches `--epochs` evaluates and writes what an unchained run writes.
+
 The same script runs on a CPU (`--device cpu`, with `--limit` to keep it short); that is how it is tested.
 """
 
@@ -30,13 +44,21 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lvae.checkpoint import MODEL_CLASSES  # noqa: E402
-from lvae.datasets import load_dataset  # noqa: E402
-from lvae.train import (
-    fit_group,  # noqa: E402
-    resolve_device,  # noqa: E402
+from lvae.checkpoint import (  # noqa: E402
+    CHECKPOINT_NAME,
+    MODEL_CLASSES,
+    load_checkpoint,
+    pack_checkpoints,
+    read_manifest,
+    unpack_checkpoints,
 )
+from lvae.cli import ArgumentParser, InputError, run_cli  # noqa: E402
+from lvae.datasets import load_dataset  # noqa: E402
+from lvae.train import TRAINER_VERSION, fit_group, resolve_device  # noqa: E402
 from lvae.validate import ValidateConfig, run_validation  # noqa: E402
+
+LEG_FREE = ("stop_after_seconds", "resume_from", "out", "work", "data_dir", "debug")
+"""Arguments one leg of a chain may set apart from the others: its time budget and where files are on its machine."""
 
 
 def group_epoch_seconds(cfg: ValidateConfig, runs: list[tuple[str, int]], ds) -> float:
@@ -53,8 +75,8 @@ def group_epoch_seconds(cfg: ValidateConfig, runs: list[tuple[str, int]], ds) ->
     return histories[0].seconds[1] * len(runs)  # `seconds` is the group's epoch time shared out
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = ArgumentParser(prog="python benchmarks/gpu_protocol.py", description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--work", default="/tmp/lvae-protocol", help="where the full validation run is written")
@@ -66,11 +88,65 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--iw-samples", type=int, default=5000)
     p.add_argument("--limit", type=int, default=0)
-    a = p.parse_args()
+    p.add_argument(
+        "--stop-after-seconds",
+        type=float,
+        default=None,
+        help="a leg of a chain: stop at the first epoch boundary after this many seconds of training, pack the "
+        "checkpoints into OUT and exit without evaluating (default: train to the end)",
+    )
+    p.add_argument("--resume-from", default=None, help="a folder with the previous leg's checkpoint shards")
+    a = p.parse_args(argv)
+    if (a.stop_after_seconds is not None or a.resume_from) and a.epochs < 1:
+        p.error("a chain of legs needs a fixed --epochs (what fits --train-seconds differs from leg to leg)")
+    if a.stop_after_seconds is not None and a.stop_after_seconds < 0:
+        p.error(f"--stop-after-seconds must be >= 0, got {a.stop_after_seconds}")
+    return a
+
+
+def leg_arguments(a: argparse.Namespace) -> dict:
+    """The arguments every leg of a chain must share, as JSON gives them back."""
+    return json.loads(json.dumps({k: v for k, v in sorted(vars(a).items()) if k not in LEG_FREE}))
+
+
+def resume(a: argparse.Namespace, device: torch.device, work: Path) -> list[dict]:
+    """Check that the shards in --resume-from continue this run and unpack them into `work`; their legs so far."""
+    meta = read_manifest(a.resume_from)["meta"]
+    where = str(Path(a.resume_from))
+    if meta.get("trainer_version") != TRAINER_VERSION:
+        version = meta.get("trainer_version")
+        raise InputError(f"shards written by trainer version {version}, this is {TRAINER_VERSION}", where)
+    if meta.get("device_type") != device.type:
+        raise InputError(f"shards written on {meta.get('device_type')}, this leg runs on {device.type}", where)
+    ours, theirs = leg_arguments(a), meta.get("arguments", {})
+    if ours != theirs:
+        diff = "; ".join(
+            f"--{k.replace('_', '-')} {theirs.get(k)!r} there, {ours.get(k)!r} here"
+            for k in sorted(set(ours) | set(theirs))
+            if ours.get(k) != theirs.get(k)
+        )
+        raise InputError(f"the shards belong to a run with other arguments ({diff})", where)
+    shutil.rmtree(work, ignore_errors=True)
+    unpack_checkpoints(a.resume_from, work)
+    print(f"resumed from {where}: epoch {meta['epochs_reached']} of {meta['arguments']['epochs']}", flush=True)
+    return meta.get("legs", [])
+
+
+def epochs_reached(work: Path) -> int:
+    """The epoch the group's checkpoints stopped at (`fit_group` keeps a group in step)."""
+    [done] = {len(load_checkpoint(p)["history"]["loss"]) for p in sorted(work.rglob(CHECKPOINT_NAME))}
+    return done
+
+
+def main(argv: list[str]) -> None:
+    a = parse_args(argv)
     t0 = time.perf_counter()
     out, work = Path(a.out), Path(a.work)
+    device = resolve_device(a.device)
+    legs = resume(a, device, work) if a.resume_from else []
+    if not a.resume_from:
+        shutil.rmtree(work, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(work, ignore_errors=True)
     cfg = ValidateConfig(
         dataset="mnist",
         models=tuple(a.models),
@@ -85,8 +161,8 @@ def main() -> None:
         tensorboard=False,
         out=str(work),
     )
-    device = resolve_device(a.device)
-    print(f"torch {torch.__version__} on {device}", torch.cuda.get_device_name() if device.type == "cuda" else "")
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    print(f"torch {torch.__version__} on {device}", device_name, flush=True)
     ds = load_dataset("mnist", data_dir=a.data_dir, limit=a.limit or None, seed=cfg.data_seed)
     steps = ds.train_x.shape[0] // cfg.train_config(ds).batch_size
     timing = {}
@@ -98,12 +174,22 @@ def main() -> None:
     epochs = a.epochs or max(2, int(a.train_seconds / (epoch_s * 1.03)))  # 3% for evaluations and checkpoints
     cfg = dataclasses.replace(cfg, epochs=epochs, warmup_epochs=max(1, epochs // 10))
     print(f"training {epochs} epochs (warm-up {cfg.warmup_epochs}) for {len(cfg.runs())} models", flush=True)
-    results = run_validation(cfg, progress=False)
+    started = time.perf_counter()
+    results = run_validation(cfg, progress=False, stop_after_seconds=a.stop_after_seconds)
+    leg = {"argv": argv, "device": device_name, "timing": timing, "run_seconds": time.perf_counter() - started}
+    if not results:
+        stop_leg(a, work, out, legs, leg, t0)
+        return
     lls = {name: np.load(work / name / "log_likelihood.npy") for name in results}
     np.savez_compressed(out / "log_likelihood.npz", **lls)
     for name in results:
         shutil.copy(work / name / "model.pt", out / f"{name}.pt")
     histories = {name: json.loads((work / name / "history.json").read_text()) for name in results}
+    leg.update(epochs_reached=epochs, train_seconds=next(iter(results.values()))["train_seconds"])
+    leg["wall_seconds"] = time.perf_counter() - t0
+    legs = [*legs, leg]
+    for r in results.values():  # a chain's results count the training of every leg
+        r.update(legs=len(legs), train_seconds=round(sum(g["train_seconds"] for g in legs), 1))
     summary = {
         "results": results,
         "comparison": json.loads((work / "comparison.json").read_text())
@@ -111,6 +197,7 @@ def main() -> None:
         else None,
         "timing": timing,
         "histories": histories,
+        "legs": legs,
         "wall_seconds": time.perf_counter() - t0,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -125,5 +212,38 @@ def main() -> None:
     print(f"wall {summary['wall_seconds']:.0f} s")
 
 
+def stop_leg(a: argparse.Namespace, work: Path, out: Path, legs: list[dict], leg: dict, t0: float) -> None:
+    """Pack the checkpoints of a leg that stopped on its budget into OUT, with a summary of the legs so far."""
+    reached = epochs_reached(work)
+    # run_validation's time: loading the data (a second or two), then training
+    leg.update(epochs_reached=reached, train_seconds=leg["run_seconds"], wall_seconds=time.perf_counter() - t0)
+    meta = {
+        "epochs_reached": reached,
+        "arguments": leg_arguments(a),
+        "trainer_version": TRAINER_VERSION,
+        "torch": torch.__version__,
+        "device_type": resolve_device(a.device).type,
+        "legs": [*legs, leg],
+    }
+    manifest = pack_checkpoints(work, out, meta)
+    sizes = {f["path"]: f["bytes"] for f in manifest["files"]}
+    summary = {
+        "stopped": True,
+        "epochs_reached": reached,
+        "epochs": a.epochs,
+        "checkpoint_bytes": sizes,
+        "shard_bytes": {s["name"]: s["bytes"] for s in manifest["shards"]},
+        "legs": meta["legs"],
+        "wall_seconds": time.perf_counter() - t0,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    total = sum(sizes.values()) / 2**20
+    print(
+        f"stopped after epoch {reached} of {a.epochs}: {len(manifest['shards'])} shards ({total:.1f} MiB) in {out}; "
+        f"the next leg: the same arguments with --resume-from a folder holding {out}'s checkpoint.* files",
+        flush=True,
+    )
+
+
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -50,7 +50,9 @@ def section(results: dict[str, dict], comparison: dict | None, timing: dict | No
         f"Budget: {r0['epochs']} epochs (warm-up over the first {r0['warmup_epochs']}){stage}, batch 256, preset "
         f"'{r0['preset']}', KL estimator '{r0['kl']}', dynamic binarisation; the paper trained 2000 epochs with "
         f"warm-up over 200. All {len(results)} models trained together as one group on {r0['device']} in "
-        f"{r0['train_seconds'] / 60:.1f} min ({r0['ms_per_group_step']:.2f} ms per group step). "
+        f"{r0['train_seconds'] / 60:.1f} min"
+        + (f" over {r0['legs']} legs, each resuming the previous leg's checkpoints" if r0.get("legs", 1) > 1 else "")
+        + f" ({r0['ms_per_group_step']:.2f} ms per group step). "
         f"L{r0['iw_samples']} on "
         + (f"all {r0['test_examples']}" if r0["iw_subset"] == "all" else r0["iw_subset"])
         + f" test images (one binarisation, seed "

@@ -39,7 +39,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from lvae.checkpoint import atomic_save, load_checkpoint, model_kind
+from lvae.checkpoint import CHECKPOINT_NAME, atomic_save, load_checkpoint, model_kind
 from lvae.cli import InputError
 from lvae.config import TrainConfig
 from lvae.evaluate import active_units
@@ -49,7 +49,6 @@ from lvae.tensorboard import EpochLog
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_NAME = "last.pt"
 TRAINER_VERSION = 2
 """Bumped whenever a change to the training step changes the weights it produces (caches of fitted models key on
 it). 2: one grouped trainer, fused Adam with on-device skipping, batch-norm statistics kept on skipped steps."""
@@ -176,6 +175,7 @@ def fit_group(
     progress: bool = True,
     log_dirs: Sequence[str | Path] | None = None,
     on_epoch_end: Callable[[int, list[History]], None] | None = None,
+    stop_after_seconds: float | None = None,
 ) -> list[History]:
     """Train `models` (built and initialised by the caller) together on `train_x` (N, D), `seeds[i]` for model i.
 
@@ -184,6 +184,9 @@ def fit_group(
     is resumed. `valid_x` is scored (single-sample ELBO, eval mode) every `eval_every` epochs and at the end.
     With `log_dirs`, each model's epochs go to TensorBoard (ELBO, β, KL per layer, lr, active units when scored).
     `on_epoch_end(epoch, histories)` runs after each epoch (and its checkpoint, when one is due).
+    With `stop_after_seconds`, training stops at the first epoch boundary after that many seconds of this call's
+    epochs and writes every checkpoint there: the histories then end before `cfg.epochs`, and a call with the same
+    arguments resumes (a long run as a chain of short ones).
     With fewer examples than `cfg.batch_size`, every step takes all of them.
     """
     if len(models) != len(seeds) or not models:
@@ -230,6 +233,7 @@ def fit_group(
         if state is not None and "device_rng" in state:
             _set_device_rng(device, state["device_rng"])
     bar = tqdm(range(start_epoch, cfg.epochs), disable=not progress, desc=f"train {len(slots)} models on {device}")
+    began = time.perf_counter()
     for epoch in bar:
         started = time.perf_counter()
         beta.fill_(warmup_beta(epoch, cfg.warmup_epochs))
@@ -250,13 +254,16 @@ def fit_group(
                 boards[i].write(slot.history, cfg.lr * cfg.lr_decay**epoch, units)
                 slot.model.train()
         bar.set_postfix(elbo=" ".join(f"{s.history.elbo[-1]:.2f}" for s in slots), beta=f"{float(beta):.2f}")
-        if any(s.checkpoint for s in slots) and ((epoch + 1) % checkpoint_every == 0 or last):
+        stop = stop_after_seconds is not None and time.perf_counter() - began >= stop_after_seconds
+        if any(s.checkpoint for s in slots) and ((epoch + 1) % checkpoint_every == 0 or last or stop):
             rng = _device_rng(device)
             for slot in slots:
                 if slot.checkpoint is not None:
                     _save(slot, rng)
         if on_epoch_end is not None:
             on_epoch_end(epoch, [s.history for s in slots])
+        if stop:
+            break
     for board in boards or []:
         board.close()
     for slot in slots:

@@ -185,8 +185,13 @@ class ValidateConfig:
         return [(m, s) for m in self.models for s in self.seeds]
 
 
-def run_validation(cfg: ValidateConfig, progress: bool = True) -> dict:
-    """Train or resume every (model, seed), score them on one test set, write results; return {name: results}."""
+def run_validation(cfg: ValidateConfig, progress: bool = True, stop_after_seconds: float | None = None) -> dict:
+    """Train or resume every (model, seed), score them on one test set, write results; return {name: results}.
+
+    With `stop_after_seconds`, training (both stages) stops at the first epoch boundary after that many seconds,
+    every checkpoint written; when that leaves training unfinished nothing is scored and the result is {}: the
+    same call again resumes where it stopped.
+    """
     device = resolve_device(cfg.device)
     ds = cfg.load_data()  # bad data fails here, before anything is written
     out = Path(cfg.out)
@@ -198,7 +203,7 @@ def run_validation(cfg: ValidateConfig, progress: bool = True) -> dict:
         models.append(MODEL_CLASSES[kind](cfg.model_config(ds)))
     seeds = [s for _, s in cfg.runs()]
 
-    def train(stage: TrainConfig, suffix: str) -> list[History]:
+    def train(stage: TrainConfig, suffix: str, budget: float | None) -> list[History]:
         return fit_group(
             models,
             ds.train_x,
@@ -210,11 +215,21 @@ def run_validation(cfg: ValidateConfig, progress: bool = True) -> dict:
             graph=cfg.graph and device.type == "cuda",
             progress=progress,
             log_dirs=[out / n / f"tensorboard{suffix}" for n in names] if cfg.tensorboard else None,
+            stop_after_seconds=budget,
         )
 
     started = time.perf_counter()
-    histories = train(cfg.train_config(ds), "")
-    finetune = train(cfg.finetune_config(ds), "-finetune") if cfg.finetune_epochs else None
+    histories = train(cfg.train_config(ds), "", stop_after_seconds)
+    if histories[0].epochs_done < cfg.epochs:
+        return {}
+    finetune = None
+    if cfg.finetune_epochs:
+        left = None if stop_after_seconds is None else stop_after_seconds - (time.perf_counter() - started)
+        if left is not None and left <= 0:
+            return {}  # the main stage ended on the budget: the finetuning stage starts on the next call
+        finetune = train(cfg.finetune_config(ds), "-finetune", left)
+        if finetune[0].epochs_done < cfg.finetune_epochs:
+            return {}
     train_seconds = time.perf_counter() - started
     rows = _iw_rows(cfg, len(ds.test_x))
     everything: dict[str, dict] = {}
