@@ -67,8 +67,8 @@ from envs.evaluate import evaluate
 from envs.features import make_features
 from envs.metrics import annual_return, excess_sharpe, max_drawdown, sortino_ratio, total_return
 from envs.policies import SB3Policy
-from envs.rewards import borrow_rate_per_period, rescore, simple_returns
 from envs.portfolio import LatentPortfolioEnv
+from envs.rewards import borrow_rate_per_period, rescore, simple_returns
 from envs.trading import LatentTradingEnv
 from lvae.cli import ArgumentParser, InputError, run_cli
 from pipeline.build import BuildConfig, data_hash, encode_windows, package_versions, resolve_target
