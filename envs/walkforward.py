@@ -9,13 +9,19 @@ the z-scoring of every feature set, a ridge probe per feature set, and the agent
 checkpoint chosen on the validation block). Decisions made at day t's close are filled ``execution_delay``
 closes later; every block starts flat and closes its position at its last close, paying the cost. The same
 decisions are re-scored at every ``cost_bps`` level (agents are trained at ``agent.cost_bps``). Cash earns the
-daily risk-free rate (``pipeline.rates``); Sharpe and Sortino are on returns in excess of it.
+daily risk-free rate (``pipeline.rates``); Sharpe and Sortino are on returns in excess of it. The agents train
+and are selected on the same accounting (LatentTrading-v1: rf on cash, the book closed at every episode end).
+
+With ``universe`` (``--universe TICKER ...`` or ``all``) the agents hold continuous weights over those tickers
+(LatentPortfolio-v1); the benchmark ``buy_and_hold`` is 1/N bought once and held, ``equal_weight`` rebalances
+to 1/N monthly, the rules run asset by asset at 1/N (the vol target scales the 1/N book) and the probe predicts
+the equal-weighted universe's sign; ``position`` is then the net weight ``sum(w)``.
 
 Output folder (``out``, default ``runs/walkforward/<UTC time>-<agent>/``)::
 
     daily_returns.parquet  test blocks, long format, one row per (config, fold, seed, cost_bps, date):
         config       str    "ppo/lvae", "ppo/vae", "ppo/pca", "ppo/raw", "probe/<features>", "buy_and_hold",
-                            "cash", "vol_target", "tsmom", "ma10", "random"
+                            "cash", "vol_target", "tsmom", "ma10", "random" (and "equal_weight" with a universe)
         feature_set  str    "lvae" | "vae" | "pca" | "raw"; "" for baselines that read no features
         policy       str    the agent ("ppo", ...), "probe", or the baseline's name
         fold         int    fold index (fixed by the calendar: fold k is always the same years)
