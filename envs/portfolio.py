@@ -14,7 +14,7 @@ from envs.rewards import (
     GROWTH_FLOOR,
     LOG_FLOOR,
     borrow_rate_per_period,
-    closing_factor,
+    close_out,
     cost_rate,
     portfolio_step_growth,
 )
@@ -140,11 +140,7 @@ class LatentPortfolioEnv(gym.Env):
         truncated = t >= self._end
         ended = truncated or self._equity * growth <= self.config.ruin_equity
         if ended:  # the episode ends: close the book
-            gross_book = float(np.abs(w_drift).sum())
-            close = closing_factor(gross_book, self._kappa)
-            cost += growth * (1.0 - close)
-            growth *= close
-            turnover += gross_book
+            growth, turnover, cost = close_out(growth, turnover, cost, float(np.abs(w_drift).sum()), self._kappa)
             w_drift = np.zeros(self.n_assets)
         self._w_drift = w_drift
         self._equity *= growth

@@ -81,8 +81,15 @@ def step_growth(w_drift: X, w: X, r: X, kappa: float, beta: float, rf: X | None 
 def closing_factor(w_drift: X, kappa: float) -> X:
     """Growth factor of closing a book of weight ``w_drift`` at a close: ``1 - kappa * |w_drift|``, floored at 0
     (a book so large against what is left of the equity that closing it costs all of it: only after ruin)."""
-    cost = kappa * abs(w_drift)
-    return 1.0 - (cost - (cost - 1.0) * (cost > 1.0))  # 1 - min(cost, 1), on floats and arrays
+    return np.maximum(1.0 - kappa * np.abs(w_drift), 0.0)
+
+
+def close_out(growth: float, turnover: float, cost: float, book: float, kappa: float) -> tuple[float, float, float]:
+    """A step's ``(growth, turnover, cost)`` (as :func:`step_growth` returns them) when the episode ends after it
+    and a book of gross weight ``book`` (``|w_drift|``, summed over assets) is closed at that close; the closing
+    cost is added as a fraction of equity at the step's start."""
+    close = float(closing_factor(book, kappa))
+    return growth * close, turnover + book, cost + growth * (1.0 - close)
 
 
 def portfolio_step_growth(

@@ -15,7 +15,7 @@ from envs.rewards import (
     GROWTH_FLOOR,
     LOG_FLOOR,
     borrow_rate_per_period,
-    closing_factor,
+    close_out,
     cost_rate,
     simple_returns,
     step_growth,
@@ -237,10 +237,7 @@ class LatentTradingEnv(gym.Env):
         truncated = t >= self._end
         ended = truncated or self._equity * growth <= self._ruin
         if ended:  # the episode ends: close the book at t's close
-            close = closing_factor(w_drift, self._kappa)
-            cost += growth * (1.0 - close)  # as a fraction of equity at the step's start
-            growth *= close
-            turnover += abs(w_drift)
+            growth, turnover, cost = close_out(growth, turnover, cost, abs(w_drift), self._kappa)
             w_drift = 0.0
         self._w_drift = w_drift
         equity = self._equity * growth

@@ -134,13 +134,14 @@ class LatentTradingVecEnv(VecEnv):
         self._to_trunc -= 1
         if self._to_trunc <= 0:
             dones |= t >= self._end
-        if np.count_nonzero(dones):  # ending episodes close their book at this close, as the single env
+        n_done = np.count_nonzero(dones)
+        if n_done:  # ending episodes close their book at this close, as the single env
             growth[dones] *= closing_factor(self._wd[dones], self._kappa)
         self._eq *= growth
         rewards = np.log(np.maximum(growth, GROWTH_FLOOR, out=growth), out=growth)
         obs = self._observe()
         infos = self._no_infos.copy()
-        if self._to_trunc <= 0 or np.count_nonzero(dones):
+        if self._to_trunc <= 0 or n_done:
             for i in np.flatnonzero(dones):
                 infos[i] = self._finish(i, obs[i])
                 obs[i] = self._base[self._t[i]]  # position 0

@@ -286,16 +286,19 @@ def fold_features(
 
 
 # --- policies of one fold -------------------------------------------------------------------------------
-def _aligned(x: np.ndarray, close: np.ndarray, rows: slice, delay: int) -> tuple[np.ndarray, np.ndarray]:
-    """Env arrays for a block with an execution delay: observation i is day i's, its fill day i + delay's."""
-    xs, ps = x[rows], close[rows]
-    return xs[: len(xs) - delay], ps[delay:]
+def _aligned(
+    x: np.ndarray, close: np.ndarray, rf: np.ndarray | None, rows: slice, delay: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Env arrays for a block with an execution delay: observation i is day i's, its fill (prices and the
+    risk-free rate cash earns; None: none) day i + delay's."""
+    xs = x[rows]
+    return xs[: len(xs) - delay], close[rows][delay:], None if rf is None else rf[rows][delay:]
 
 
 def agent_decisions(model: Any, x: np.ndarray, close: np.ndarray, rows: slice, cfg: WalkForwardConfig) -> np.ndarray:
     """(n,) target positions (or (n, N) weights of a book) the agent chooses at each close of the block (the
     last 1 + delay never fill)."""
-    xs, ps = _aligned(x, close, rows, cfg.execution_delay)
+    xs, ps, _ = _aligned(x, close, None, rows, cfg.execution_delay)
     tcfg = replace(cfg.agent.trading_config(), ruin_equity=0.0)  # positions do not depend on cost or equity
     env = LatentPortfolioEnv(xs, ps, config=tcfg) if ps.ndim == 2 else LatentTradingEnv(xs, ps, config=tcfg)
     path = evaluate(SB3Policy(model), env)
@@ -377,14 +380,15 @@ def baselines(scores: Scores, cfg: WalkForwardConfig, data: MarketData, fold: Ca
     book = np.cumprod(1.0 + simple_returns(close).mean(axis=1))  # the equal-weighted universe as one price
     signals = {
         "buy_and_hold": (hold, np.zeros(len(close), bool)),
-        "equal_weight": (hold, monthly),
+        **({"equal_weight": (hold, monthly)} if data.is_book else {}),  # one asset: buy-and-hold, rebalanced
         "cash": (np.zeros(close.shape), None),
-        "vol_target": (vol_target(book, cfg.vol_target, max_leverage=lev)[:, None] * hold / min(1.0, lev), monthly),
+        "vol_target": (
+            np.repeat(vol_target(book, cfg.vol_target, max_leverage=lev)[:, None] / n_assets, n_assets, 1),
+            monthly,
+        ),  # fmt: skip
         "tsmom": (rule(lambda p: tsmom(p, allow_short)), monthly),
         "ma10": (rule(lambda p: ma10(p, data.dates)), monthly),
     }
-    if not data.is_book:
-        del signals["equal_weight"]  # one asset: the same as buy-and-hold rebalanced monthly
     for name, (signal, rebalance) in signals.items():
         signal = signal if data.is_book else signal[:, 0]
         d = {b: block_decisions(signal[fold.rows(b)], None if rebalance is None else rebalance[fold.rows(b)])
@@ -435,10 +439,10 @@ def agents(scores: Scores, cfg: WalkForwardConfig, data: MarketData, fold: Calen
     for kind in cfg.features:
         for seed in range(cfg.agent.seeds):
             x = ff.sets[(kind, seed % cfg.encoder_seeds if kind in ("lvae", "vae") else 0)]
-            arrays = {b: _aligned(x, data.close, fold.rows(b), cfg.execution_delay) for b in ("train", "valid")}
-            feats = {b: a[0] for b, a in arrays.items()}
-            prices = {b: a[1] for b, a in arrays.items()}
-            rf = {b: data.rf[fold.rows(b)][cfg.execution_delay :] for b in ("train", "valid")}  # as the prices
+            arrays = {
+                b: _aligned(x, data.close, data.rf, fold.rows(b), cfg.execution_delay) for b in ("train", "valid")
+            }
+            feats, prices, rf = ({b: a[k] for b, a in arrays.items()} for k in range(3))
             path = root / "models" / f"{cfg.agent.agent}-{kind}-fold{fold.index}-seed{seed}.zip"
             model, step, sharpes = train_and_select(cfg.agent, feats, prices, seed, path, root / "tensorboard", rf)
             d = {b: agent_decisions(model, x, data.close, fold.rows(b), cfg) for b in ("valid", "test")}
