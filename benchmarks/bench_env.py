@@ -1,6 +1,6 @@
 """Trading-environment speed against gym-anytrading's stocks-v0, in one run; writes BENCHMARKS.md's section.
 
-    /work/main/.venv/bin/pip install gym-anytrading==2.0.0     # the `bench` extra
+    .venv/bin/pip install gym-anytrading==2.0.0     # the `bench` extra
     OMP_NUM_THREADS=1 python benchmarks/bench_env.py [--quick]
 
 Measures (median of interleaved repeats, same machine, same process):

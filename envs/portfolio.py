@@ -137,13 +137,15 @@ class LatentPortfolioEnv(gym.Env):
         )
         self._t = t = t + 1
         self._w = w
+        self._equity *= growth
         truncated = t >= self._end
-        ended = truncated or self._equity * growth <= self.config.ruin_equity
+        ended = truncated or self._equity <= self.config.ruin_equity
         if ended:  # the episode ends: close the book
-            growth, turnover, cost = close_out(growth, turnover, cost, float(np.abs(w_drift).sum()), self._kappa)
+            close, turnover, cost = close_out(growth, turnover, cost, float(np.abs(w_drift).sum()), self._kappa)
+            growth *= close
+            self._equity *= close
             w_drift = np.zeros(self.n_assets)
         self._w_drift = w_drift
-        self._equity *= growth
         reward = math.log(growth) if growth > GROWTH_FLOOR else LOG_FLOOR
         info = {"equity": self._equity, "weights": w.copy(), "turnover": turnover, "cost": cost}
         obs = self._observe(t)

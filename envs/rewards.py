@@ -20,7 +20,8 @@ Timeline of one step, all quantities as fractions of equity ``V``:
 :func:`rescore` replays a path of decisions through the same step with an execution delay, so one set of
 trained agents is scored at several cost levels without rerunning them (the decisions do not depend on cost).
 
-The function is pure arithmetic (``+ - * /`` and ``abs``), so the same code runs on floats and on arrays.
+The function is arithmetic (``+ - * /`` and ``abs``, and one division by type), so the same code runs on floats
+and on arrays.
 """
 
 from __future__ import annotations
@@ -73,8 +74,12 @@ def step_growth(w_drift: X, w: X, r: X, kappa: float, beta: float, rf: X | None 
         gross = gross + (w - abs(w)) * (0.5 * beta)
     if rf is not None:
         gross = gross + (1.0 - w) * rf
-    alive = gross > 0.0
-    w_next = (w + wr) / (gross * alive + (1.0 - alive))  # divides by 1 on ruin: w * (1 + r)
+    # the weight after the move; divided by 1 on ruin (w * (1 + r)). One branch per type: this is the hot path
+    if isinstance(gross, float):
+        w_next = (w + wr) / (gross if gross > 0.0 else 1.0)
+    else:
+        w_next = w + wr
+        np.divide(w_next, gross, out=w_next, where=gross > 0.0)
     return (1.0 - cost) * gross, turnover, cost, w_next
 
 
@@ -85,11 +90,12 @@ def closing_factor(w_drift: X, kappa: float) -> X:
 
 
 def close_out(growth: float, turnover: float, cost: float, book: float, kappa: float) -> tuple[float, float, float]:
-    """A step's ``(growth, turnover, cost)`` (as :func:`step_growth` returns them) when the episode ends after it
-    and a book of gross weight ``book`` (``|w_drift|``, summed over assets) is closed at that close; the closing
-    cost is added as a fraction of equity at the step's start."""
+    """Closing a book of gross weight ``book`` (``|w_drift|``, summed over assets) at the close that ends an
+    episode, after a step of ``(growth, turnover, cost)`` (as :func:`step_growth` returns them): the growth factor
+    of the closing trade (multiply the step's growth and the equity by it), and the step's turnover and cost
+    with the trade added (the cost as a fraction of equity at the step's start)."""
     close = float(closing_factor(book, kappa))
-    return growth * close, turnover + book, cost + growth * (1.0 - close)
+    return close, turnover + book, cost + growth * (1.0 - close)
 
 
 def portfolio_step_growth(

@@ -234,13 +234,15 @@ class LatentTradingEnv(gym.Env):
         t += 1
         self._t = t
         self._w = w
+        equity = self._equity * growth
         truncated = t >= self._end
-        ended = truncated or self._equity * growth <= self._ruin
+        ended = truncated or equity <= self._ruin
         if ended:  # the episode ends: close the book at t's close
-            growth, turnover, cost = close_out(growth, turnover, cost, abs(w_drift), self._kappa)
+            close, turnover, cost = close_out(growth, turnover, cost, abs(w_drift), self._kappa)
+            growth *= close
+            equity *= close
             w_drift = 0.0
         self._w_drift = w_drift
-        equity = self._equity * growth
         self._equity = equity
         reward = math.log(growth) if growth > GROWTH_FLOOR else LOG_FLOOR
         if ended:  # the last observation shows the closed (flat) book, which is what the next state holds

@@ -130,19 +130,21 @@ class LatentTradingVecEnv(VecEnv):
         rf = self._rf.take(t) if self._rf is not None else None
         growth, _, _, self._wd = step_growth(self._wd, w, self._ret.take(t), self._kappa, self._beta, rf)
         self._w = w
-        dones = self._eq * growth <= self._ruin  # terminated; truncations are only checked when one is due
+        self._eq *= growth
+        dones = self._eq <= self._ruin  # terminated; truncations are only checked when one is due
         self._to_trunc -= 1
         if self._to_trunc <= 0:
             dones |= t >= self._end
-        n_done = np.count_nonzero(dones)
-        if n_done:  # ending episodes close their book at this close, as the single env
-            growth[dones] *= closing_factor(self._wd[dones], self._kappa)
-        self._eq *= growth
+        ended = np.flatnonzero(dones).tolist() if self._to_trunc <= 0 or dones.any() else []
+        for i in ended:  # ending episodes close their book at this close, as the single env (few a step)
+            close = closing_factor(self._wd[i], self._kappa)
+            growth[i] *= close
+            self._eq[i] *= close
         rewards = np.log(np.maximum(growth, GROWTH_FLOOR, out=growth), out=growth)
         obs = self._observe()
         infos = self._no_infos.copy()
-        if self._to_trunc <= 0 or n_done:
-            for i in np.flatnonzero(dones):
+        if self._to_trunc <= 0 or ended:
+            for i in ended:
                 infos[i] = self._finish(i, obs[i])
                 obs[i] = self._base[self._t[i]]  # position 0
             self._to_trunc = int((self._end - self._t).min())
