@@ -155,7 +155,7 @@ class _Slot:
     force_skip: Tensor  # () 1.0 while warming up the graph: every step is skipped
     sums: Tensor  # (2 + L,) running sums of loss, ELBO, KL per layer over the epoch's kept steps
     skipped: Tensor  # () steps skipped this epoch
-    buffers: list[Tensor] = field(default_factory=list)  # the model's batch-norm statistics
+    pools: list[Tensor] = field(default_factory=list)  # the model's batch-norm statistics, one flat tensor a dtype
     before: list[Tensor] = field(default_factory=list)  # their values before this step, put back if it is skipped
     history: History = field(default_factory=History)
     checkpoint: Path | None = None
@@ -267,6 +267,7 @@ def fit_group(
     for board in boards or []:
         board.close()
     for slot in slots:
+        _unpool_buffers(slot.model)
         slot.model.eval()
     return [s.history for s in slots]
 
@@ -292,9 +293,48 @@ def _make_slot(model: HierarchicalModel, cfg: TrainConfig, train: Tensor, device
         force_skip=torch.zeros((), device=device),
         sums=torch.zeros(2 + layers, device=device),
         skipped=torch.zeros((), device=device),
-        buffers=list(model.buffers()),
-        before=[b.detach().clone() for b in model.buffers()],
+        pools=(pools := _pool_buffers(model)),
+        before=[p.clone() for p in pools],
     )
+
+
+_POOL_ALIGN = 128
+"""Elements between the starts of two pooled buffers: 512 bytes of float32, the CUDA allocator's own alignment."""
+
+
+def _pool_buffers(model: torch.nn.Module) -> list[Tensor]:
+    """Re-seat the model's buffers as views into one flat tensor per dtype, and return those flat tensors.
+
+    The batch-norm statistics (two float vectors and an integer counter per layer: 60 buffers in the paper's MNIST
+    LVAE) are then kept and put back by a handful of kernels a step instead of two per buffer, a fifth of the
+    GPU step when they were restored one by one. Values, arithmetic and state dicts are unchanged: each buffer is
+    still a contiguous tensor of its own shape, written in place by batch norm. `_unpool_buffers` undoes it.
+    """
+    by_dtype: dict[torch.dtype, list[tuple[torch.nn.Module, str, Tensor]]] = {}
+    for module in model.modules():
+        for name, buf in module._buffers.items():
+            if buf is not None:
+                by_dtype.setdefault(buf.dtype, []).append((module, name, buf))
+    pools = []
+    for dtype, entries in by_dtype.items():
+        sizes = [-(-max(b.numel(), 1) // _POOL_ALIGN) * _POOL_ALIGN for _, _, b in entries]
+        pool = torch.zeros(sum(sizes), dtype=dtype, device=entries[0][2].device)
+        offset = 0
+        for (module, name, buf), size in zip(entries, sizes, strict=True):
+            view = pool[offset : offset + buf.numel()].view(buf.shape)
+            view.copy_(buf.detach())
+            module._buffers[name] = view
+            offset += size
+        pools.append(pool)
+    return pools
+
+
+def _unpool_buffers(model: torch.nn.Module) -> None:
+    """Give every buffer its own storage again (a trained model holds no views into the trainer's pools)."""
+    for module in model.modules():
+        for name, buf in module._buffers.items():
+            if buf is not None and buf._base is not None:
+                module._buffers[name] = buf.clone()
 
 
 def _step(slot: _Slot, beta: Tensor, arange: Tensor) -> None:
@@ -305,8 +345,8 @@ def _step(slot: _Slot, beta: Tensor, arange: Tensor) -> None:
     slot.ptr.add_(1)
     # The forward pass moves the batch-norm statistics; a skipped step must not (a non-finite batch would poison
     # them for good), so they are kept (one multi-tensor copy) and put back below when the step is skipped.
-    if slot.buffers:
-        torch._foreach_copy_(slot.before, slot.buffers)
+    if slot.pools:
+        torch._foreach_copy_(slot.before, slot.pools)
     loss, out = training_loss(slot.model, x, beta, cfg.iw_train)
     loss.backward()
     norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
@@ -315,11 +355,11 @@ def _step(slot: _Slot, beta: Tensor, arange: Tensor) -> None:
     ok = torch.isfinite(loss) & torch.isfinite(norm) & (norm <= cfg.skip_threshold)
     slot.found_inf.copy_(torch.maximum((~ok).float(), slot.force_skip))
     slot.opt.step()
-    slot.opt.zero_grad(set_to_none=False)
+    slot.opt.zero_grad(set_to_none=True)
     with torch.no_grad():
         skip = slot.found_inf > 0
-        for b, old in zip(slot.buffers, slot.before, strict=True):
-            b.copy_(torch.where(skip, old, b))
+        for pool, old in zip(slot.pools, slot.before, strict=True):
+            pool.copy_(torch.where(skip, old, pool))
         kls = torch.stack([layer.kl.mean() for layer in out.layers])  # (L,)
         stats = torch.cat([loss.detach()[None], (out.log_px.mean() - kls.sum())[None], kls])
         kept = slot.found_inf == 0
@@ -353,8 +393,8 @@ def _capture(slots: list[_Slot], beta: Tensor, arange: Tensor, device: torch.dev
         torch.autograd.graph.set_warn_on_accumulate_grad_stream_mismatch(False)
     for slot in slots:
         slot.force_skip.fill_(1.0)
-    buffers = [b for s in slots for b in s.model.buffers()]
-    saved = [b.clone() for b in buffers]
+    pools = [p for s in slots for p in s.pools]
+    saved = [p.clone() for p in pools]
     streams = [torch.cuda.Stream(device) for _ in slots]
     side = torch.cuda.Stream(device)
     side.wait_stream(torch.cuda.current_stream(device))
@@ -369,8 +409,7 @@ def _capture(slots: list[_Slot], beta: Tensor, arange: Tensor, device: torch.dev
     with torch.cuda.graph(graph):
         _group_step(slots, beta, arange, streams)
     with torch.no_grad():
-        for b, s in zip(buffers, saved, strict=True):
-            b.copy_(s)
+        torch._foreach_copy_(pools, saved)
         for slot in slots:
             slot.force_skip.zero_()
             slot.sums.zero_()
@@ -403,7 +442,7 @@ def _record(slot: _Slot, epoch: int, cfg: TrainConfig, n_batches: int, valid: Te
     h.skipped_steps.append(skipped)
     h.seconds.append(seconds)
     if skipped:
-        log.warning("%s seed %d: skipped %d steps in epoch %d", model_kind(slot.model), cfg.seed, skipped, epoch)
+        log.warning("%s seed %d: skipped %d steps in epoch %d", model_kind(slot.model), slot.cfg.seed, skipped, epoch)
     h.valid_elbo.append(elbo_of(slot.model, valid) if valid is not None else math.nan)
     slot.model.train()
 

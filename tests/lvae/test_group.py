@@ -180,3 +180,26 @@ def test_a_skipped_step_leaves_the_batch_norm_statistics_alone():
     fit_group([model], _data(), dataclasses.replace(TRAIN, skip_threshold=1e-12), [0], progress=False)
     after = model.state_dict()
     assert stats and all(torch.equal(v, after[k]) for k, v in stats.items())
+
+
+def test_batch_norm_statistics_train_in_one_pool_and_leave_it_after():
+    model, storages = _model(), []
+    fit(
+        model,
+        _data(),
+        TRAIN,
+        progress=False,
+        on_epoch_end=lambda epoch, h: storages.append({b.untyped_storage().data_ptr() for b in model.buffers()}),
+    )
+    # while training, the float statistics share one storage and the integer counters another
+    assert storages and all(len(s) == 2 for s in storages)
+    after = list(model.buffers())
+    assert len({b.untyped_storage().data_ptr() for b in after}) == len(after)  # each its own again
+    assert all(b._base is None for b in after)
+
+
+def test_grouped_step_keeps_no_gradient_between_steps():
+    # AccumulateGrad then hands the new gradient over instead of adding it to a zeroed one (a kernel per parameter)
+    model = _model()
+    fit(model, _data(), TRAIN, progress=False)
+    assert all(p.grad is None for p in model.parameters())
