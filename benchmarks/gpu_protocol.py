@@ -69,8 +69,9 @@ def group_epoch_seconds(cfg: ValidateConfig, runs: list[tuple[str, int]], ds) ->
         models.append(MODEL_CLASSES[kind](cfg.model_config(ds)))
     tc = dataclasses.replace(cfg.train_config(ds), epochs=2, warmup_epochs=1)
     device = resolve_device(cfg.device)
+    graph = cfg.graph and device.type == "cuda"
     histories = fit_group(
-        models, ds.train_x, tc, [s for _, s in runs], graph=cfg.graph and device.type == "cuda", progress=False
+        models, ds.train_x, tc, [s for _, s in runs], graph=graph, compile=cfg.compile, progress=False
     )
     return histories[0].seconds[1] * len(runs)  # `seconds` is the group's epoch time shared out
 
@@ -88,6 +89,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--device", default="auto")
     p.add_argument("--iw-samples", type=int, default=5000)
     p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--compile", action="store_true", help="torch.compile the training step (lvae.validate --compile)")
     p.add_argument(
         "--stop-after-seconds",
         type=float,
@@ -156,6 +158,7 @@ def main(argv: list[str]) -> None:
         limit=a.limit,
         data_dir=a.data_dir,
         device=a.device,
+        compile=a.compile,
         checkpoint_every=100,
         figures=False,
         tensorboard=False,

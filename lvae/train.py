@@ -146,6 +146,7 @@ class _Slot:
     model: HierarchicalModel
     cfg: TrainConfig
     opt: torch.optim.Adam
+    loss_fn: Callable  # training_loss, or its torch.compile'd form
     gen: torch.Generator  # the model's data stream: binarisation and shuffling
     data: Tensor  # (N, D) this epoch's (binarised) training set
     order: Tensor  # (N,) this epoch's permutation
@@ -176,6 +177,7 @@ def fit_group(
     log_dirs: Sequence[str | Path] | None = None,
     on_epoch_end: Callable[[int, list[History]], None] | None = None,
     stop_after_seconds: float | None = None,
+    compile: bool = False,
 ) -> list[History]:
     """Train `models` (built and initialised by the caller) together on `train_x` (N, D), `seeds[i]` for model i.
 
@@ -188,6 +190,9 @@ def fit_group(
     epochs and writes every checkpoint there: the histories then end before `cfg.epochs`, and a call with the same
     arguments resumes (a long run as a chain of short ones).
     With fewer examples than `cfg.batch_size`, every step takes all of them.
+    `compile` runs the forward pass and the loss through `torch.compile` (Inductor fuses the hundreds of small
+    element-wise kernels of the step, forward and backward); it changes the arithmetic at the rounding level only,
+    costs a compilation per model (seconds to a minute) and is meant for long GPU runs.
     """
     if len(models) != len(seeds) or not models:
         raise ValueError(f"need one seed per model: {len(models)} models, {len(seeds)} seeds")
@@ -206,7 +211,13 @@ def fit_group(
         raise ValueError("need at least two training examples (batch norm)")
     batch = min(cfg.batch_size, train.shape[0])
     valid = as_examples(valid_x, models[0].config.input_dim).to(device) if valid_x is not None else None
-    slots = [_make_slot(m, dataclasses.replace(cfg, seed=s), train, device) for m, s in zip(models, seeds, strict=True)]
+    # fallback_random: the noise comes from the same generator calls as the eager step, so a compiled run follows
+    # the eager one up to rounding, and resumes and replays from a CUDA graph as it does
+    loss_fn = torch.compile(training_loss, options={"fallback_random": True}) if compile else training_loss
+    slots = [
+        _make_slot(m, dataclasses.replace(cfg, seed=s), train, device, loss_fn)
+        for m, s in zip(models, seeds, strict=True)
+    ]
     _seed_device(device, seeds[0])
     for i, slot in enumerate(slots):
         if checkpoint_dirs is not None:
@@ -272,7 +283,9 @@ def fit_group(
     return [s.history for s in slots]
 
 
-def _make_slot(model: HierarchicalModel, cfg: TrainConfig, train: Tensor, device: torch.device) -> _Slot:
+def _make_slot(
+    model: HierarchicalModel, cfg: TrainConfig, train: Tensor, device: torch.device, loss_fn: Callable = training_loss
+) -> _Slot:
     model.to(device).train()
     lr = torch.tensor(cfg.lr, device=device)
     cuda = device.type == "cuda"
@@ -284,6 +297,7 @@ def _make_slot(model: HierarchicalModel, cfg: TrainConfig, train: Tensor, device
         model=model,
         cfg=cfg,
         opt=opt,
+        loss_fn=loss_fn,
         gen=torch.Generator(device=device).manual_seed(cfg.seed),
         data=torch.zeros_like(train),
         order=torch.arange(train.shape[0], device=device),
@@ -347,7 +361,7 @@ def _step(slot: _Slot, beta: Tensor, arange: Tensor) -> None:
     # them for good), so they are kept (one multi-tensor copy) and put back below when the step is skipped.
     if slot.pools:
         torch._foreach_copy_(slot.before, slot.pools)
-    loss, out = training_loss(slot.model, x, beta, cfg.iw_train)
+    loss, out = slot.loss_fn(slot.model, x, beta, cfg.iw_train)
     loss.backward()
     norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
     if cfg.clip_value:

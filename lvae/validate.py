@@ -101,6 +101,9 @@ class ValidateConfig:
     """'auto' (CUDA when present), 'cpu' or 'cuda'."""
     graph: bool = True
     """On CUDA, replay each training step from a CUDA graph (off: eager steps, for debugging)."""
+    compile: bool = False
+    """Run the training step's forward pass and loss through torch.compile (`lvae.train.fit_group`): the same
+    arithmetic up to rounding, fewer kernels; a compilation per model first."""
     checkpoint_every: int = 10
     """Epochs between checkpoints (and at the end); a rerun with the same --out resumes."""
     figures: bool = True
@@ -213,6 +216,7 @@ def run_validation(cfg: ValidateConfig, progress: bool = True, stop_after_second
             checkpoint_dirs=[out / n / f"checkpoints{suffix}" for n in names],
             checkpoint_every=cfg.checkpoint_every,
             graph=cfg.graph and device.type == "cuda",
+            compile=cfg.compile,
             progress=progress,
             log_dirs=[out / n / f"tensorboard{suffix}" for n in names] if cfg.tensorboard else None,
             stop_after_seconds=budget,
@@ -495,6 +499,7 @@ def parse_args(argv: list[str] | None = None) -> ValidateConfig:
     p.add_argument("--data-seed", type=int, default=d.data_seed, help="seed of the test-set binarisation")
     p.add_argument("--device", default=d.device, help="auto, cpu or cuda")
     p.add_argument("--no-graph", action="store_true", help="eager steps on CUDA (no CUDA graph)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the training step's forward and loss")
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs")
@@ -523,6 +528,7 @@ def parse_args(argv: list[str] | None = None) -> ValidateConfig:
             data_seed=a.data_seed,
             device=a.device,
             graph=not a.no_graph,
+            compile=a.compile,
             checkpoint_every=a.checkpoint_every,
             figures=not a.no_figures,
             tensorboard=not a.no_tensorboard,

@@ -203,3 +203,23 @@ def test_grouped_step_keeps_no_gradient_between_steps():
     model = _model()
     fit(model, _data(), TRAIN, progress=False)
     assert all(p.grad is None for p in model.parameters())
+
+
+@pytest.mark.slow
+def test_a_compiled_step_follows_the_eager_one_and_skips_as_it_does():
+    # the same reparameterisation noise (fallback_random), so the two runs differ by rounding only
+    runs = {}
+    for compiled in (False, True):
+        models = [_model(LadderVAE, 0), _model(HierarchicalVAE, 1)]
+        histories = fit_group(models, _data(), TRAIN, [0, 1], progress=False, compile=compiled)
+        runs[compiled] = models, histories
+    for eager, compiled in zip(*(runs[c][0] for c in (False, True)), strict=True):
+        assert torch.allclose(_flat(eager), _flat(compiled), atol=1e-4)
+        for (name, a), b in zip(eager.state_dict().items(), compiled.state_dict().values(), strict=True):
+            assert torch.allclose(a.double(), b.double(), atol=1e-4), name
+    for he, hc in zip(runs[False][1], runs[True][1], strict=True):
+        assert hc.elbo == pytest.approx(he.elbo, abs=1e-4)
+    model = _model()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    fit_group([model], _data(), dataclasses.replace(TRAIN, skip_threshold=1e-12), [0], progress=False, compile=True)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
