@@ -1,10 +1,12 @@
-"""Write a data set's LVAE-vs-VAE validation section of BENCHMARKS.md from one validation run.
+"""Write a data set's LVAE-vs-VAE validation section of BENCHMARKS.md from one validation run, or several.
 
     python -m lvae.validate --dataset mnist --models lvae vae --seeds 0 1 ... --out runs/mnist
     python -m benchmarks.validation_table runs/mnist --title "MNIST: LVAE vs VAE, CPU budget" --command "..."
 
 RUN is an `lvae.validate` output directory (<model>-s<seed>/results.json, comparison.json) or a
-benchmarks/gpu_protocol.py output (summary.json); a notes.md beside them is appended to the section.
+benchmarks/gpu_protocol.py output (summary.json); a notes.md beside the first is appended to the section.
+Several RUNs of one protocol (e.g. one GPU chain per seed: `--seeds 0`, then `--seeds 1`) make one table and
+one comparison over all their seeds; a model and seed may appear in only one of them.
 """
 
 from __future__ import annotations
@@ -20,21 +22,29 @@ from lvae.validate import PAPER_NUMBERS, compare_runs, comparison_verdict
 
 
 def load_run(folder: Path) -> tuple[dict[str, dict], dict | None, dict | None]:
-    """(results by run name, comparison or None, timing or None) of a validation or GPU-protocol run.
+    """(results by run name, comparison or None, timing or None) of a validation or GPU-protocol run."""
+    return load_runs([folder])
 
-    The comparison is recomputed from the per-image log-likelihoods saved with the run, so a section always
+
+def load_runs(folders: list[Path]) -> tuple[dict[str, dict], dict | None, dict | None]:
+    """The results of one or more runs of one protocol together, one comparison over all their seeds (None
+    without both models), the first run's timing.
+
+    The comparison is recomputed from the per-image log-likelihoods saved with the runs, so a section always
     shows what `lvae.validate.compare_runs` says of them today."""
+    results: dict[str, dict] = {}
+    lls: dict[str, np.ndarray] = {}
     timing = None
-    if (folder / "summary.json").exists():
-        s = json.loads((folder / "summary.json").read_text())
-        results, timing = s["results"], s.get("timing")
-        with np.load(folder / "log_likelihood.npz") as z:
-            lls = {name: z[name] for name in z.files}
-    else:
-        results = {p.parent.name: json.loads(p.read_text()) for p in sorted(folder.glob("*/results.json"))}
-        if not results:
-            raise SystemExit(f"error: no results in {folder} (expected <model>-s<seed>/results.json or summary.json)")
-        lls = {name: np.load(folder / name / "log_likelihood.npy") for name in results}
+    for i, folder in enumerate(folders):
+        mine, per_image, their_timing = _read(folder)
+        if twice := sorted(set(mine) & set(results)):
+            raise SystemExit(f"error: {', '.join(twice)} in more than one run ({folder})")
+        results.update(mine)
+        lls.update(per_image)
+        timing = their_timing if i == 0 else timing
+    keys = ("dataset", "epochs", "warmup_epochs", "preset", "kl", "iw_samples", "iw_subset", "finetune_epochs")
+    if len({tuple(r.get(k) for k in keys) for r in results.values()}) > 1:
+        raise SystemExit(f"error: the runs differ in their protocol ({', '.join(keys)}); one table holds one")
     by_kind = {k: {r["seed"]: lls[n] for n, r in results.items() if r["model"] == k} for k in ("lvae", "vae")}
     if not (by_kind["lvae"] and by_kind["vae"]):
         return results, None, timing
@@ -42,15 +52,34 @@ def load_run(folder: Path) -> tuple[dict[str, dict], dict | None, dict | None]:
     return results, compare_runs(by_kind["lvae"], by_kind["vae"], f"L{r0['iw_samples']} test log-likelihood"), timing
 
 
-def section(results: dict[str, dict], comparison: dict | None, timing: dict | None, command: str) -> str:
+def _read(folder: Path) -> tuple[dict[str, dict], dict[str, np.ndarray], dict | None]:
+    if (folder / "summary.json").exists():
+        s = json.loads((folder / "summary.json").read_text())
+        results, timing = s["results"], s.get("timing")
+        with np.load(folder / "log_likelihood.npz") as z:
+            return results, {name: z[name] for name in results}, timing
+    results = {p.parent.name: json.loads(p.read_text()) for p in sorted(folder.glob("*/results.json"))}
+    if not results:
+        raise SystemExit(f"error: no results in {folder} (expected <model>-s<seed>/results.json or summary.json)")
+    return results, {name: np.load(folder / name / "log_likelihood.npy") for name in results}, None
+
+
+def section(results: dict[str, dict], comparison: dict | None, timing: dict | None, command: str, runs: int = 1) -> str:
     r0 = next(iter(results.values()))
     cfg = r0["config"]
     stage = f", then {r0['finetune_epochs']} finetuning epochs" if r0.get("finetune_epochs") else ""
     lines = [
         f"Budget: {r0['epochs']} epochs (warm-up over the first {r0['warmup_epochs']}){stage}, batch 256, preset "
         f"'{r0['preset']}', KL estimator '{r0['kl']}', dynamic binarisation; the paper trained 2000 epochs with "
-        f"warm-up over 200. All {len(results)} models trained together as one group on {r0['device']} in "
-        f"{r0['train_seconds'] / 60:.1f} min"
+        f"warm-up over 200. "
+        + (
+            f"All {len(results)} models trained together as one group on {r0['device']} in "
+            f"{r0['train_seconds'] / 60:.1f} min"
+            if runs == 1
+            else f"The {len(results)} models trained in {runs} runs, each one group, on {r0['device']} in "
+            + " / ".join(sorted({f"{r['train_seconds'] / 60:.1f}" for r in results.values()}))
+            + " min"
+        )
         + (f" over {r0['legs']} legs, each resuming the previous leg's checkpoints" if r0.get("legs", 1) > 1 else "")
         + f" ({r0['ms_per_group_step']:.2f} ms per group step). "
         f"L{r0['iw_samples']} on "
@@ -94,13 +123,13 @@ def section(results: dict[str, dict], comparison: dict | None, timing: dict | No
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run", help="output directory of lvae.validate or benchmarks/gpu_protocol.py")
+    p.add_argument("run", nargs="+", help="output directory of lvae.validate or benchmarks/gpu_protocol.py")
     p.add_argument("--title", required=True, help="section title in BENCHMARKS.md")
     p.add_argument("--command", required=True, help="the command that produced the run, quoted in the section")
     a = p.parse_args()
-    results, comparison, timing = load_run(Path(a.run))
-    body = section(results, comparison, timing, a.command)
-    notes = Path(a.run) / "notes.md"  # a reading of the run, written by hand, kept under the generated table
+    results, comparison, timing = load_runs([Path(r) for r in a.run])
+    body = section(results, comparison, timing, a.command, runs=len(a.run))
+    notes = Path(a.run[0]) / "notes.md"  # a reading of the run, written by hand, kept under the generated table
     if notes.exists():
         body += "\n\n" + notes.read_text().strip()
     print(body)
