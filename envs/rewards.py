@@ -131,6 +131,7 @@ class Rescored:
     trade: np.ndarray  # (n,) |trade| at day k-1's close
     gross: np.ndarray  # (n,) growth 1 + w r + (1 - w) rf - beta short of row k, before costs
     close_turnover: float  # |weight| closed at the last day's close
+    exposure: np.ndarray  # (n,) gross exposure |w| (a book: sum |w|, where position is the net sum(w))
 
     @property
     def turnover(self) -> np.ndarray:
@@ -168,7 +169,7 @@ def rescore(decisions: np.ndarray, r: np.ndarray, rf: np.ndarray, delay: int, be
 
     A book of N assets passes ``decisions`` and ``r`` as (n, N) (a row with a NaN keeps the whole drifted
     book) and is accounted by :func:`portfolio_step_growth`; ``position`` is then the net weight ``sum(w)``
-    and ``trade`` the summed ``|trade|``."""
+    and ``trade`` the summed ``|trade|``; ``exposure`` is the gross ``sum(|w|)`` (``|w|`` for one asset)."""
     r = np.asarray(r, dtype=np.float64)
     rf = np.asarray(rf, dtype=np.float64)
     h = held_positions(decisions, delay)
@@ -176,17 +177,17 @@ def rescore(decisions: np.ndarray, r: np.ndarray, rf: np.ndarray, delay: int, be
         raise ValueError(f"decisions, r and rf must have one equal, non-zero length (and decisions the shape of r);"
                          f" got {h.shape}, {r.shape}, {rf.shape}")  # fmt: skip
     n = len(r)
-    position, trade, gross = np.zeros(n), np.zeros(n), np.zeros(n)
+    position, trade, gross, exposure = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     if r.ndim == 2:
         book = np.zeros(r.shape[1])
         for k in range(n):
             w = book if np.isnan(h[k]).any() else h[k]  # NaN: hold
             gross[k], trade[k], _, book = portfolio_step_growth(book, w, r[k], 0.0, beta, float(rf[k]))
-            position[k] = w.sum()
-        return Rescored(position, trade, gross, float(np.abs(book).sum()))
+            position[k], exposure[k] = w.sum(), np.abs(w).sum()
+        return Rescored(position, trade, gross, float(np.abs(book).sum()), exposure)
     w_drift = 0.0
     for k, (target, rk, rfk) in enumerate(zip(h.tolist(), r.tolist(), rf.tolist(), strict=True)):
         w = w_drift if target != target else target  # NaN: hold
         g, tau, _, w_drift = step_growth(w_drift, w, rk, 0.0, beta, rfk)
         position[k], trade[k], gross[k] = w, tau, g
-    return Rescored(position, trade, gross, abs(w_drift))
+    return Rescored(position, trade, gross, abs(w_drift), np.abs(position))

@@ -30,7 +30,8 @@ Output folder (``out``, default ``runs/walkforward/<UTC time>-<agent>/``)::
         date         datetime64[ns]  the day the return is earned (close to close)
         net_return   float  simple return of the day after costs, borrow fee and the risk-free rate on cash
         rf           float  the risk-free simple return of that day
-        position     float  weight held over that day (after the previous close's fill)
+        position     float  weight held over that day (after the previous close's fill); a book's net sum(w)
+        exposure     float  gross exposure that day: |position|, a book's sum(|w|)
       Stitching a (config, seed, cost_bps)'s folds in date order gives its out-of-sample path; every test day
       appears exactly once per (config, seed, cost_bps).
     valid_returns.parquet  the same for the validation blocks (selection / PBO)
@@ -39,7 +40,8 @@ Output folder (``out``, default ``runs/walkforward/<UTC time>-<agent>/``)::
         object saw: the agent's validation end), encoders_fitted_through (normaliser, encoders, PCA, probe);
         "results": one object per (config, fold, seed, cost_bps): fold, config, policy, features (null for
         baselines), seed, cost_bps, sharpe (excess), gross_sharpe (cost 0), sortino, total_return,
-        annual_return, turnover (per year), max_drawdown, n_days, and "returns": "daily_returns.parquet".
+        annual_return, turnover (per year), max_drawdown, n_days, exposure (mean gross), and "returns":
+        "daily_returns.parquet".
     report.md, equity.png, sharpe_vs_cost.png, models/ (the selected agents)
 """
 
@@ -72,6 +74,7 @@ from envs.baselines import (
 from envs.evaluate import evaluate
 from envs.features import make_features
 from envs.metrics import annual_return, excess_sharpe, max_drawdown, sortino_ratio, total_return
+from envs.panel import COLUMNS as PANEL_COLUMNS
 from envs.policies import SB3Policy
 from envs.portfolio import LatentPortfolioEnv
 from envs.rewards import borrow_rate_per_period, rescore, simple_returns
@@ -88,7 +91,8 @@ from pipeline.windows import WINDOW_KINDS, CalendarFold, calendar_folds, fold_wi
 FEATURE_SETS = ("lvae", "vae", "pca", "raw")
 BASELINES = ("buy_and_hold", "cash", "vol_target", "tsmom", "ma10", "random")
 UNIVERSE_BASELINES = ("buy_and_hold", "equal_weight", "cash", "vol_target", "tsmom", "ma10", "random")
-COLUMNS = ("config", "feature_set", "policy", "fold", "seed", "cost_bps", "date", "net_return", "rf", "position")
+COLUMNS = (*PANEL_COLUMNS, "exposure")
+"""daily_returns.parquet: the verdict's panel columns (``position`` the net weight) and the gross exposure."""
 PERIODS = 252
 
 
@@ -335,7 +339,8 @@ def score(
         gross = s.net_returns(0.0)
         for cost in cfg.cost_bps:
             net = s.net_returns(cost, cfg.agent.slippage_bps)
-            frame = pd.DataFrame({"date": data.dates[rows], "net_return": net, "rf": rf, "position": s.position})
+            frame = pd.DataFrame({"date": data.dates[rows], "net_return": net, "rf": rf, "position": s.position,
+                                  "exposure": s.exposure})  # fmt: skip
             frame = frame.assign(config=config, feature_set=feature_set, policy=policy, fold=fold.index,
                                  seed=seed, cost_bps=cost)[list(COLUMNS)]  # fmt: skip
             (scores.test if block == "test" else scores.valid).append(frame)
@@ -343,6 +348,7 @@ def score(
                 scores.results.append({
                     "fold": fold.index, "config": config, "policy": policy, "features": feature_set or None,
                     "seed": seed, "cost_bps": cost, **path_metrics(net, rf, s.turnover, gross),
+                    "exposure": float(np.mean(s.exposure)),
                     "returns": "daily_returns.parquet",
                 })  # fmt: skip
 

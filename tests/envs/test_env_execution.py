@@ -87,5 +87,17 @@ def test_a_book_bought_at_one_over_n_and_held_earns_the_mean_of_the_assets_growt
     d = np.array([1.0, -1.0, 0.5, np.nan, 0.0])
     one, book = rescore(d, R, RF, 1, 0.01), rescore(d[:, None], R[:, None], RF, 1, 0.01)
     np.testing.assert_allclose(book.net_returns(7.0), one.net_returns(7.0), rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(book.exposure, one.exposure)
     with pytest.raises(ValueError, match="shape"):
         rescore(np.zeros((5, 3)), r, RF, 0, 0.0)
+
+
+def test_a_long_short_book_is_flat_in_net_weight_and_fully_exposed_gross():
+    p = np.stack([P, [50.0, 55.0, 60.5, 55.0, 66.0]], axis=1)
+    pair = np.tile([0.5, -0.5], (5, 1))  # long the first asset, short the second, rebalanced every close
+    s = rescore(pair, simple_returns(p), np.zeros(5), delay=0, beta=0.0)
+    np.testing.assert_array_equal(s.position, [0.0, 0.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(s.exposure, [0.0, 1.0, 1.0, 1.0, 1.0])  # flat until the first fill
+    one = rescore(np.array([1.0, -0.5, np.nan, 0.0, 0.0]), R, RF, 0, 0.0)
+    np.testing.assert_allclose(one.exposure, np.abs(one.position), rtol=0, atol=0)
+    assert one.exposure[2] > 0 and one.position[2] < 0  # the short, drifted and held
