@@ -1,4 +1,4 @@
-"""The paper's MNIST protocol on one GPU inside a fixed time: LVAE and VAE, several seeds, trained as one group.
+"""The paper's protocol on one GPU inside a fixed time: LVAE and VAE, several seeds, trained as one group.
 
     python benchmarks/gpu_protocol.py --data-dir DATA --out OUT --train-seconds 400 --seeds 0 1
 
@@ -80,6 +80,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = ArgumentParser(prog="python benchmarks/gpu_protocol.py", description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--dataset", choices=("mnist", "omniglot"), default="mnist", help="OMNIGLOT: the drawer split")
     p.add_argument("--work", default="/tmp/lvae-protocol", help="where the full validation run is written")
     p.add_argument("--train-seconds", type=float, default=400.0)
     p.add_argument("--epochs", type=int, default=0, help="fixed epochs (0: what fits --train-seconds)")
@@ -150,7 +151,7 @@ def main(argv: list[str]) -> None:
         shutil.rmtree(work, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     cfg = ValidateConfig(
-        dataset="mnist",
+        dataset=a.dataset,
         models=tuple(a.models),
         seeds=tuple(a.seeds),
         preset=a.preset,
@@ -166,7 +167,7 @@ def main(argv: list[str]) -> None:
     )
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"torch {torch.__version__} on {device}", device_name, flush=True)
-    ds = load_dataset("mnist", data_dir=a.data_dir, limit=a.limit or None, seed=cfg.data_seed)
+    ds = load_dataset(a.dataset, data_dir=a.data_dir, limit=a.limit or None, seed=cfg.data_seed)
     steps = ds.train_x.shape[0] // cfg.train_config(ds).batch_size
     timing = {}
     for label, runs in (("1 model (LVAE)", [("lvae", 0)]), (f"{len(cfg.runs())} models", cfg.runs())):

@@ -176,7 +176,9 @@ def _digest(path: Path, spec: RemoteFile) -> str:
 
 
 def _download(spec: RemoteFile, dest: Path, verify: Callable[[Path], object]) -> Path:
-    """Try each URL: stream to a temp file beside `dest`, verify it, then rename it to `dest`."""
+    """Try each URL: stream to a temp file beside `dest`, verify it, then rename it to `dest`. When every URL
+    fails, the folders this call made are removed again (nothing is left half-written)."""
+    made = [p for p in (dest.parent, *dest.parent.parents) if not p.exists()]  # deepest first
     dest.parent.mkdir(parents=True, exist_ok=True)
     errors = []
     for url in spec.urls:
@@ -192,6 +194,11 @@ def _download(spec: RemoteFile, dest: Path, verify: Callable[[Path], object]) ->
             errors.append(f"{url}: {err}")
         finally:
             tmp.unlink(missing_ok=True)
+    for folder in made:
+        try:
+            folder.rmdir()
+        except OSError:  # something else was written there meanwhile
+            break
     raise FileNotFoundError("; ".join(errors))
 
 
