@@ -213,73 +213,77 @@ def fit_group(
     valid = as_examples(valid_x, models[0].config.input_dim).to(device) if valid_x is not None else None
     # fallback_random: the noise comes from the same generator calls as the eager step, so a compiled run follows
     # the eager one up to rounding, and resumes and replays from a CUDA graph as it does
-    loss_fn = torch.compile(training_loss, options={"fallback_random": True}) if compile else training_loss
+    loss_fn = training_loss
+    if compile:
+        loss_fn = torch.compile(training_loss, dynamic=False, options={"fallback_random": True})
     slots = [
         _make_slot(m, dataclasses.replace(cfg, seed=s), train, device, loss_fn)
         for m, s in zip(models, seeds, strict=True)
     ]
-    _seed_device(device, seeds[0])
-    for i, slot in enumerate(slots):
-        if checkpoint_dirs is not None:
-            slot.checkpoint = Path(checkpoint_dirs[i]) / CHECKPOINT_NAME
-            if (state := load_checkpoint(slot.checkpoint)) is not None:
-                _restore(slot, state, device)
-    done = {s.history.epochs_done for s in slots}
-    if len(done) != 1:
-        raise ValueError(f"the group's checkpoints stopped at different epochs: {sorted(done)}")
-    start_epoch = done.pop()
-    boards = [EpochLog(d) for d in log_dirs] if log_dirs is not None else None
-    beta = torch.zeros((), device=device)
-    n_batches = train.shape[0] // batch  # the ragged end is dropped: batch norm wants full batches
-    arange = torch.arange(batch, device=device)
-    if graph:
-        replay = _capture(slots, beta, arange, device)
-    else:
-
-        def replay() -> None:
-            _group_step(slots, beta, arange, None)
-
-    if start_epoch and slots[0].checkpoint is not None:
-        state = load_checkpoint(slots[0].checkpoint)
-        if state is not None and "device_rng" in state:
-            _set_device_rng(device, state["device_rng"])
-    bar = tqdm(range(start_epoch, cfg.epochs), disable=not progress, desc=f"train {len(slots)} models on {device}")
-    began = time.perf_counter()
-    for epoch in bar:
-        started = time.perf_counter()
-        beta.fill_(warmup_beta(epoch, cfg.warmup_epochs))
-        for slot in slots:
-            slot.lr.fill_(cfg.lr * cfg.lr_decay**epoch)
-            _new_epoch(slot, train, cfg)
-        for _ in range(n_batches):
-            replay()
-        last = epoch == cfg.epochs - 1
-        scored = valid is not None and ((epoch + 1) % eval_every == 0 or last)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)  # the epoch's kernels, not only their launches
-        seconds = (time.perf_counter() - started) / len(slots)  # the group's time, shared out
+    try:
+        _seed_device(device, seeds[0])
         for i, slot in enumerate(slots):
-            _record(slot, epoch, cfg, n_batches, valid if scored else None, seconds)
-            if boards is not None:
-                units = active_units(slot.model, valid) if scored else None
-                boards[i].write(slot.history, cfg.lr * cfg.lr_decay**epoch, units)
-                slot.model.train()
-        bar.set_postfix(elbo=" ".join(f"{s.history.elbo[-1]:.2f}" for s in slots), beta=f"{float(beta):.2f}")
-        stop = stop_after_seconds is not None and time.perf_counter() - began >= stop_after_seconds
-        if any(s.checkpoint for s in slots) and ((epoch + 1) % checkpoint_every == 0 or last or stop):
-            rng = _device_rng(device)
+            if checkpoint_dirs is not None:
+                slot.checkpoint = Path(checkpoint_dirs[i]) / CHECKPOINT_NAME
+                if (state := load_checkpoint(slot.checkpoint)) is not None:
+                    _restore(slot, state, device)
+        done = {s.history.epochs_done for s in slots}
+        if len(done) != 1:
+            raise ValueError(f"the group's checkpoints stopped at different epochs: {sorted(done)}")
+        start_epoch = done.pop()
+        boards = [EpochLog(d) for d in log_dirs] if log_dirs is not None else None
+        beta = torch.zeros((), device=device)
+        n_batches = train.shape[0] // batch  # the ragged end is dropped: batch norm wants full batches
+        arange = torch.arange(batch, device=device)
+        if graph:
+            replay = _capture(slots, beta, arange, device)
+        else:
+
+            def replay() -> None:
+                _group_step(slots, beta, arange, None)
+
+        if start_epoch and slots[0].checkpoint is not None:
+            state = load_checkpoint(slots[0].checkpoint)
+            if state is not None and "device_rng" in state:
+                _set_device_rng(device, state["device_rng"])
+        bar = tqdm(range(start_epoch, cfg.epochs), disable=not progress, desc=f"train {len(slots)} models on {device}")
+        began = time.perf_counter()
+        for epoch in bar:
+            started = time.perf_counter()
+            beta.fill_(warmup_beta(epoch, cfg.warmup_epochs))
             for slot in slots:
-                if slot.checkpoint is not None:
-                    _save(slot, rng)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, [s.history for s in slots])
-        if stop:
-            break
-    for board in boards or []:
-        board.close()
-    for slot in slots:
-        _unpool_buffers(slot.model)
-        slot.model.eval()
+                slot.lr.fill_(cfg.lr * cfg.lr_decay**epoch)
+                _new_epoch(slot, train, cfg)
+            for _ in range(n_batches):
+                replay()
+            last = epoch == cfg.epochs - 1
+            scored = valid is not None and ((epoch + 1) % eval_every == 0 or last)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)  # the epoch's kernels, not only their launches
+            seconds = (time.perf_counter() - started) / len(slots)  # the group's time, shared out
+            for i, slot in enumerate(slots):
+                _record(slot, epoch, cfg, n_batches, valid if scored else None, seconds)
+                if boards is not None:
+                    units = active_units(slot.model, valid) if scored else None
+                    boards[i].write(slot.history, cfg.lr * cfg.lr_decay**epoch, units)
+                    slot.model.train()
+            bar.set_postfix(elbo=" ".join(f"{s.history.elbo[-1]:.2f}" for s in slots), beta=f"{float(beta):.2f}")
+            stop = stop_after_seconds is not None and time.perf_counter() - began >= stop_after_seconds
+            if any(s.checkpoint for s in slots) and ((epoch + 1) % checkpoint_every == 0 or last or stop):
+                rng = _device_rng(device)
+                for slot in slots:
+                    if slot.checkpoint is not None:
+                        _save(slot, rng)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, [s.history for s in slots])
+            if stop:
+                break
+        for board in boards or []:
+            board.close()
+    finally:
+        for slot in slots:  # also when training fails: no model keeps views into the pools
+            _unpool_buffers(slot.model)
+            slot.model.eval()
     return [s.history for s in slots]
 
 
@@ -373,7 +377,7 @@ def _step(slot: _Slot, beta: Tensor, arange: Tensor) -> None:
     with torch.no_grad():
         skip = slot.found_inf > 0
         for pool, old in zip(slot.pools, slot.before, strict=True):
-            pool.copy_(torch.where(skip, old, pool))
+            torch.where(skip, old, pool, out=pool)
         kls = torch.stack([layer.kl.mean() for layer in out.layers])  # (L,)
         stats = torch.cat([loss.detach()[None], (out.log_px.mean() - kls.sum())[None], kls])
         kept = slot.found_inf == 0
@@ -420,7 +424,9 @@ def _capture(slots: list[_Slot], beta: Tensor, arange: Tensor, device: torch.dev
     torch.cuda.current_stream(device).wait_stream(side)
     torch.cuda.synchronize(device)
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
+    # a compiled step compiles in the warm-up above; compiling while capturing would fail deep inside the capture
+    # (dynamo reads the CUDA generator's state), so any recompile here is an error that says what happened
+    with torch.compiler.set_stance("fail_on_recompile"), torch.cuda.graph(graph):
         _group_step(slots, beta, arange, streams)
     with torch.no_grad():
         torch._foreach_copy_(pools, saved)

@@ -223,3 +223,14 @@ def test_a_compiled_step_follows_the_eager_one_and_skips_as_it_does():
     state = {k: v.clone() for k, v in model.state_dict().items()}
     fit_group([model], _data(), dataclasses.replace(TRAIN, skip_threshold=1e-12), [0], progress=False, compile=True)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+
+
+def test_a_failed_training_leaves_no_model_holding_views_into_the_pools():
+    model = _model()
+
+    def fail(epoch, history):
+        raise RuntimeError("stopped by the caller")
+
+    with pytest.raises(RuntimeError, match="stopped by the caller"):
+        fit(model, _data(), TRAIN, progress=False, on_epoch_end=fail)
+    assert all(b._base is None for b in model.buffers())
