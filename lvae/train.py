@@ -49,9 +49,10 @@ from lvae.tensorboard import EpochLog
 
 log = logging.getLogger(__name__)
 
-TRAINER_VERSION = 2
+TRAINER_VERSION = 3
 """Bumped whenever a change to the training step changes the weights it produces (caches of fitted models key on
-it). 2: one grouped trainer, fused Adam with on-device skipping, batch-norm statistics kept on skipped steps."""
+it). 2: one grouped trainer, fused Adam with on-device skipping, batch-norm statistics kept on skipped steps.
+3: on CUDA the graph's warm-up leaves the device's random state as it found it (the CPU weights are those of 2)."""
 
 
 @dataclass
@@ -405,7 +406,8 @@ def _capture(slots: list[_Slot], beta: Tensor, arange: Tensor, device: torch.dev
     """Warm up on a side stream with every step skipped, restore the buffers it moved, capture one group step.
 
     Returns the graph's `replay`. Warm-up steps change nothing that training reads: fused Adam skips them
-    (`found_inf`), and the batch-norm statistics, sums and pointers they touched are put back.
+    (`found_inf`), and the batch-norm statistics, sums, pointers and the device's random state they touched are
+    put back, so the replayed steps draw the noise the eager steps would (benchmarks/gpu_check.py compares them).
     """
     if hasattr(torch.autograd.graph, "set_warn_on_accumulate_grad_stream_mismatch"):
         torch.autograd.graph.set_warn_on_accumulate_grad_stream_mismatch(False)
@@ -413,6 +415,7 @@ def _capture(slots: list[_Slot], beta: Tensor, arange: Tensor, device: torch.dev
         slot.force_skip.fill_(1.0)
     pools = [p for s in slots for p in s.pools]
     saved = [p.clone() for p in pools]
+    rng = torch.cuda.get_rng_state(device)
     streams = [torch.cuda.Stream(device) for _ in slots]
     side = torch.cuda.Stream(device)
     side.wait_stream(torch.cuda.current_stream(device))
@@ -428,6 +431,7 @@ def _capture(slots: list[_Slot], beta: Tensor, arange: Tensor, device: torch.dev
     # (dynamo reads the CUDA generator's state), so any recompile here is an error that says what happened
     with torch.compiler.set_stance("fail_on_recompile"), torch.cuda.graph(graph):
         _group_step(slots, beta, arange, streams)
+    torch.cuda.set_rng_state(rng, device)  # a replay reads the generator's state when it is launched
     with torch.no_grad():
         torch._foreach_copy_(pools, saved)
         for slot in slots:

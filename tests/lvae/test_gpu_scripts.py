@@ -1,4 +1,4 @@
-"""benchmarks/gpu_precision.py on a CPU: how it is checked before it goes to a GPU (one GPU start per task)."""
+"""benchmarks/gpu_precision.py and gpu_check.py on a CPU: how they are checked before they go to a GPU."""
 
 import importlib.util
 import json
@@ -9,11 +9,16 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.slow
 def test_the_compiled_variant_against_fp32_on_mnist(shared_datasets, tmp_path):
-    spec = importlib.util.spec_from_file_location("gpu_precision", REPO / "benchmarks" / "gpu_precision.py")
-    precision = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(precision)
+    precision = _script("gpu_precision")
     argv = ["--data-dir", str(shared_datasets), "--out", str(tmp_path / "out"), "--work", str(tmp_path)]
     argv += ["--epochs", "2", "--warmup-epochs", "1", "--seeds", "0", "1", "--iw-samples", "20", "--limit", "600"]
     precision.main([*argv, "--device", "cpu", "--variants", "compiled"])
@@ -24,3 +29,14 @@ def test_the_compiled_variant_against_fp32_on_mnist(shared_datasets, tmp_path):
     for diff in doc["compiled_minus_fp32"].values():
         assert abs(diff["mean"]) <= 3 * diff["se"] + 1e-4 and abs(diff["mean"]) < spread / 100
     assert "compiled - fp32" in (tmp_path / "out" / "summary.md").read_text()
+
+
+@pytest.mark.slow
+def test_the_gpu_check_passes_on_the_eager_step(tmp_path):
+    doc = _script("gpu_check").main(["--out", str(tmp_path), "--device", "cpu"])
+    checks = doc["checks"]
+    assert doc["ok"] and json.loads((tmp_path / "check.json").read_text())["ok"]
+    assert checks["graph"]["elbo_max_abs_diff"] == 0.0  # on a CPU the "graph" run is the eager step again
+    assert 0 < checks["compiled"]["elbo_max_abs_diff"] <= 0.01  # other rounding, the same noise
+    assert checks["skip"]["max_abs_diff"] == 0.0
+    assert checks["pools"]["storages_per_model_each_epoch"] == [[2, 2], [2, 2]]
