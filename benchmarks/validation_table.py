@@ -21,14 +21,10 @@ from benchmarks.markdown import write_section
 from lvae.validate import PAPER_NUMBERS, compare_runs, comparison_verdict
 
 
-def load_run(folder: Path) -> tuple[dict[str, dict], dict | None, dict | None]:
-    """(results by run name, comparison or None, timing or None) of a validation or GPU-protocol run."""
-    return load_runs([folder])
-
-
 def load_runs(folders: list[Path]) -> tuple[dict[str, dict], dict | None, dict | None]:
-    """The results of one or more runs of one protocol together, one comparison over all their seeds (None
-    without both models), the first run's timing.
+    """(results by run name, comparison or None, timing or None) of one or more validation or GPU-protocol runs
+    of one protocol: their results together, one comparison over all their seeds (None without both models),
+    the first run's timing.
 
     The comparison is recomputed from the per-image log-likelihoods saved with the runs, so a section always
     shows what `lvae.validate.compare_runs` says of them today."""

@@ -415,7 +415,7 @@ def _capture(slots: list[_Slot], beta: Tensor, arange: Tensor, device: torch.dev
         slot.force_skip.fill_(1.0)
     pools = [p for s in slots for p in s.pools]
     saved = [p.clone() for p in pools]
-    rng = torch.cuda.get_rng_state(device)
+    rng = _device_rng(device)
     streams = [torch.cuda.Stream(device) for _ in slots]
     side = torch.cuda.Stream(device)
     side.wait_stream(torch.cuda.current_stream(device))
@@ -431,7 +431,7 @@ def _capture(slots: list[_Slot], beta: Tensor, arange: Tensor, device: torch.dev
     # (dynamo reads the CUDA generator's state), so any recompile here is an error that says what happened
     with torch.compiler.set_stance("fail_on_recompile"), torch.cuda.graph(graph):
         _group_step(slots, beta, arange, streams)
-    torch.cuda.set_rng_state(rng, device)  # a replay reads the generator's state when it is launched
+    _set_device_rng(device, rng)  # a replay reads the generator's state when it is launched
     with torch.no_grad():
         torch._foreach_copy_(pools, saved)
         for slot in slots:

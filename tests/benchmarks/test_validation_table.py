@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.validation_table import load_run, load_runs, section
+from benchmarks.validation_table import load_runs, section
 
 REPO = Path(__file__).resolve().parents[2]
 PAPER_RUN = REPO / "benchmarks" / "results" / "mnist-gpu-paper"  # 4 models, 2 seeds, trained as one group
@@ -30,14 +30,14 @@ def _split_by_seed(tmp_path: Path) -> list[Path]:
 
 
 def test_the_committed_run_gives_the_figures_in_benchmarks_md():
-    results, comparison, timing = load_run(PAPER_RUN)
+    results, comparison, timing = load_runs([PAPER_RUN])
     assert sorted(results) == ["lvae-s0", "lvae-s1", "vae-s0", "vae-s1"] and timing
     assert comparison["mean_diff"] == pytest.approx(-0.52, abs=0.005)
     assert comparison["p_value"] == pytest.approx(0.10, abs=0.005) and not comparison["vae_better_significant"]
 
 
 def test_one_run_per_seed_compares_as_the_run_that_held_both(tmp_path):
-    _, whole, _ = load_run(PAPER_RUN)
+    _, whole, _ = load_runs([PAPER_RUN])
     results, merged, _ = load_runs(_split_by_seed(tmp_path))
     assert sorted(results) == ["lvae-s0", "lvae-s1", "vae-s0", "vae-s1"]
     assert merged == whole
