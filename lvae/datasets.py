@@ -38,6 +38,7 @@ import tempfile
 import urllib.request
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,7 +168,12 @@ def _take_first(ds: ImageDataset, n: int) -> ImageDataset:
 def _read_bytes(path: Path) -> bytes:
     """The file's content, gunzipped when it starts with the gzip magic (whatever its extension)."""
     raw = path.read_bytes()
-    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (EOFError, OSError, zlib.error) as err:  # truncated or damaged: say which file, not where it broke
+        raise InputError(f"damaged gzip file ({err})", str(path)) from err
 
 
 def _digest(path: Path, spec: RemoteFile) -> str:

@@ -530,3 +530,14 @@ def test_a_local_mnist_file_that_is_not_the_canonical_one_is_an_input_error(tmp_
         run_cli(main, ["--dataset", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out")])
     assert exit_.value.code == 2
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_a_damaged_gzip_file_is_an_input_error_naming_it(tmp_path: Path) -> None:
+    from lvae.cli import InputError
+
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    raw = gzip.compress(_idx_bytes(np.zeros((6, 28, 28), np.uint8)))
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(raw[: len(raw) // 2])  # a download cut short
+    with pytest.raises(InputError, match=r"damaged gzip file .*train-images-idx3-ubyte\.gz"):
+        load_dataset("mnist", tmp_path, download=False)
