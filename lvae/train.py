@@ -409,8 +409,22 @@ def _capture(slots: list[_Slot], beta: Tensor, arange: Tensor, device: torch.dev
     (`found_inf`), and the batch-norm statistics, sums, pointers and the device's random state they touched are
     put back, so the replayed steps draw the noise the eager steps would (benchmarks/gpu_check.py compares them).
     """
-    if hasattr(torch.autograd.graph, "set_warn_on_accumulate_grad_stream_mismatch"):
-        torch.autograd.graph.set_warn_on_accumulate_grad_stream_mismatch(False)
+    # Each model's parameters are made on the default stream but used, differentiated and stepped on the model's
+    # own stream only (see _group_step); autograd would warn that their AccumulateGrad runs on another stream
+    # than the one that produced the gradient. Nothing reads a gradient off its stream here, so the warning is
+    # switched off while this function runs autograd, and put back afterwards.
+    warn = getattr(torch._C, "_warn_on_accumulate_grad_stream_mismatch", None)
+    if warn is None:
+        return _capture_graph(slots, beta, arange, device)
+    before = warn()
+    torch._C._set_warn_on_accumulate_grad_stream_mismatch(False)
+    try:
+        return _capture_graph(slots, beta, arange, device)
+    finally:
+        torch._C._set_warn_on_accumulate_grad_stream_mismatch(before)
+
+
+def _capture_graph(slots: list[_Slot], beta: Tensor, arange: Tensor, device: torch.device):
     for slot in slots:
         slot.force_skip.fill_(1.0)
     pools = [p for s in slots for p in s.pools]
