@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.markdown import write_section
-from lvae.validate import PAPER_NUMBERS, compare_runs, comparison_verdict
+from lvae.validate import PAPER_NUMBERS, compare_runs, comparison_verdict, stage_timing
+
+BATCH_SIZE = 256  # both presets' (the sections say so)
 
 
 def load_runs(folders: list[Path]) -> tuple[dict[str, dict], dict | None, dict | None]:
@@ -38,7 +40,8 @@ def load_runs(folders: list[Path]) -> tuple[dict[str, dict], dict | None, dict |
         results.update(mine)
         lls.update(per_image)
         timing = their_timing if i == 0 else timing
-    keys = ("dataset", "epochs", "warmup_epochs", "preset", "kl", "iw_samples", "iw_subset", "finetune_epochs")
+    keys = ("dataset", "epochs", "warmup_epochs", "preset", "kl", "iw_samples", "iw_subset", "finetune_epochs",
+            "iw_train")  # fmt: skip
     if len({tuple(r.get(k) for k in keys) for r in results.values()}) > 1:
         raise SystemExit(f"error: the runs differ in their protocol ({', '.join(keys)}); one table holds one")
     by_kind = {k: {r["seed"]: lls[n] for n, r in results.items() if r["model"] == k} for k in ("lvae", "vae")}
@@ -57,28 +60,63 @@ def _read(folder: Path) -> tuple[dict[str, dict], dict[str, np.ndarray], dict | 
     results = {p.parent.name: json.loads(p.read_text()) for p in sorted(folder.glob("*/results.json"))}
     if not results:
         raise SystemExit(f"error: no results in {folder} (expected <model>-s<seed>/results.json or summary.json)")
+    for name, r in results.items():
+        history = folder / name / "history.json"
+        if "stage_timing" not in r and history.exists():  # a run scored before results carried it
+            stages = json.loads(history.read_text())
+            steps = r["train_examples"] // BATCH_SIZE
+            r["stage_timing"] = {
+                stage: stage_timing(h["seconds"], r.get("group_size", 1), steps) for stage, h in stages.items() if h
+            }
     return results, {name: np.load(folder / name / "log_likelihood.npy") for name in results}, None
 
 
 def section(results: dict[str, dict], comparison: dict | None, timing: dict | None, command: str, runs: int = 1) -> str:
     r0 = next(iter(results.values()))
     cfg = r0["config"]
-    stage = f", then {r0['finetune_epochs']} finetuning epochs" if r0.get("finetune_epochs") else ""
+    timing0 = r0.get("stage_timing", {})
+    finetune = timing0.get("finetune")
+    stage = (
+        f", then {r0['finetune_epochs']} finetuning epochs (β = 1, lr decayed by "
+        f"{cfg.get('finetune_lr_decay', 1.0)} an epoch, training bound IW={r0.get('iw_train', 1)})"
+        if r0.get("finetune_epochs")
+        else ""
+    )
+    if "main" in timing0 and runs == 1:  # per stage, over every call that trained it
+        trained = (
+            f"All {len(results)} models trained together as one group on {r0['device']}: the main stage in "
+            f"{timing0['main']['seconds'] / 60:.1f} min ({timing0['main']['ms_per_group_step']:.2f} ms per group step)"
+            + (
+                f", the finetuning in {finetune['seconds'] / 60:.1f} min "
+                f"({finetune['ms_per_group_step']:.2f} ms per group step)"
+                if finetune
+                else ""
+            )
+            + ". "
+        )
+    else:
+        trained = (
+            (
+                f"All {len(results)} models trained together as one group on {r0['device']} in "
+                f"{r0['train_seconds'] / 60:.1f} min"
+                if runs == 1
+                else f"The {len(results)} models trained in {runs} runs, each one group, on {r0['device']} in "
+                + " / ".join(sorted({f"{r['train_seconds'] / 60:.1f}" for r in results.values()}))
+                + " min"
+            )
+            + (
+                f" over {r0['legs']} legs, each resuming the previous leg's checkpoints"
+                if r0.get("legs", 1) > 1
+                else ""
+            )
+            + f" ({r0['ms_per_group_step']:.2f} ms per group step). "
+        )
     lines = [
         f"Budget: {r0['epochs']} epochs (warm-up over the first {r0['warmup_epochs']}){stage}, batch 256, preset "
         f"'{r0['preset']}', KL estimator '{r0['kl']}', dynamic binarisation; the paper trained 2000 epochs with "
         f"warm-up over 200. "
-        + (
-            f"All {len(results)} models trained together as one group on {r0['device']} in "
-            f"{r0['train_seconds'] / 60:.1f} min"
-            if runs == 1
-            else f"The {len(results)} models trained in {runs} runs, each one group, on {r0['device']} in "
-            + " / ".join(sorted({f"{r['train_seconds'] / 60:.1f}" for r in results.values()}))
-            + " min"
-        )
-        + (f" over {r0['legs']} legs, each resuming the previous leg's checkpoints" if r0.get("legs", 1) > 1 else "")
-        + f" ({r0['ms_per_group_step']:.2f} ms per group step). "
-        f"L{r0['iw_samples']} on "
+        + trained
+        + f"L{r0['iw_samples']} on "
         + (f"all {r0['test_examples']}" if r0["iw_subset"] == "all" else r0["iw_subset"])
         + f" test images (one binarisation, seed "
         f"{cfg['data_seed']}, shared by every model); ELBO, KL and active units on all of them.",
@@ -90,7 +128,9 @@ def section(results: dict[str, dict], comparison: dict | None, timing: dict | No
         kl = " / ".join(f"{k:.1f}" for k in r["kl_per_layer"])
         units = " / ".join(f"{a}/{d}" for a, d in zip(r["active_units"], r["latent_dims"], strict=True))
         lines.append(
-            f"| {r['model'].upper()} {r['layers']}-layer | {r['seed']} | {r['epochs']} | "
+            f"| {r['model'].upper()} {r['layers']}-layer | {r['seed']} | {r['epochs']}"
+            + (f" + {r['finetune_epochs']}" if r.get("finetune_epochs") else "")
+            + " | "
             f"**{r['test_log_likelihood']:.2f}** ± {r['test_log_likelihood_stderr']:.2f} | {r['test_elbo']:.2f} | "
             f"{kl} | {units} |"
         )

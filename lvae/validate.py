@@ -236,6 +236,7 @@ def run_validation(cfg: ValidateConfig, progress: bool = True, stop_after_second
             return {}
     train_seconds = time.perf_counter() - started
     rows = _iw_rows(cfg, len(ds.test_x))
+    steps = ds.train_x.shape[0] // cfg.train_config(ds).batch_size
     everything: dict[str, dict] = {}
     per_image: dict[str, dict[int, np.ndarray]] = {"lvae": {}, "vae": {}}
     for i, ((kind, seed), name, model) in enumerate(zip(cfg.runs(), names, models, strict=True)):
@@ -261,9 +262,14 @@ def run_validation(cfg: ValidateConfig, progress: bool = True, stop_after_second
             train_examples=int(ds.train_x.shape[0]),
             test_examples=int(ds.test_x.shape[0]),
             group_size=len(models),
-            # The group trains together: its wall time is shared by all its models.
+            # The group trains together: its wall time is shared by all its models. train_seconds is this call's;
+            # stage_timing sums every call that trained a stage, so a resumed run tells its whole training time.
             train_seconds=round(train_seconds, 1),
-            ms_per_group_step=round(_ms_per_step(history, ds, cfg), 3),
+            ms_per_group_step=stage_timing(history.seconds, len(models), steps)["ms_per_group_step"],
+            stage_timing={
+                "main": stage_timing(history.seconds, len(models), steps),
+                **({"finetune": stage_timing(finetune[i].seconds, len(models), steps)} if finetune else {}),
+            },
             skipped_steps=int(sum(history.skipped_steps) + (sum(finetune[i].skipped_steps) if finetune else 0)),
             config=dataclasses.asdict(cfg),
             torch=torch.__version__,
@@ -295,11 +301,17 @@ def _iw_rows(cfg: ValidateConfig, n: int) -> np.ndarray:
     return np.arange(n)
 
 
-def _ms_per_step(history: History, ds: ImageDataset, cfg: ValidateConfig) -> float:
-    steps = max(1, ds.train_x.shape[0] // cfg.train_config(ds).batch_size)
-    # history.seconds shares the group's epoch time among its models; a group step costs the sum.
-    per_epoch = float(np.median(history.seconds)) * len(cfg.runs()) if history.seconds else math.nan
-    return per_epoch / steps * 1e3
+def stage_timing(seconds: list[float], group_size: int, steps_per_epoch: int) -> dict[str, float]:
+    """One training stage's time from one model's per-epoch ``History.seconds``: ``seconds``, the group's
+    training time over every call that trained the stage (a resumed stage included), and ``ms_per_group_step``
+    of its median epoch. Each model's history holds its share of the group's epoch time, so a group epoch
+    costs ``group_size`` times it."""
+    if not seconds:
+        return {"seconds": 0.0, "ms_per_group_step": math.nan}
+    return {
+        "seconds": round(sum(seconds) * group_size, 3),
+        "ms_per_group_step": round(float(np.median(seconds)) * group_size / max(1, steps_per_epoch) * 1e3, 3),
+    }
 
 
 def _device_name(device: torch.device) -> str:
@@ -417,6 +429,16 @@ def comparison_table(c: dict, results: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _training_time(r: dict) -> str:
+    timing = r.get("stage_timing")
+    if not timing:
+        return f"{r['train_seconds']:.0f} s"
+    return " + ".join(
+        f"{t['seconds'] / 60:.1f} min ({stage}, {t['ms_per_group_step']:.1f} ms per group step)"
+        for stage, t in timing.items()
+    )
+
+
 def results_table(r: dict) -> str:
     stage = f", + {r['finetune_epochs']} finetuning" if r.get("finetune_epochs") else ""
     name = f"{r['model'].upper()} {r['layers']}-layer (this run, seed {r['seed']}, {r['epochs']} epochs{stage})"
@@ -438,7 +460,7 @@ def results_table(r: dict) -> str:
         f"- test ELBO: {r['test_elbo']:.2f} (reconstruction {r['test_reconstruction']:.2f})",
         f"- KL per layer z1..zL: {kl}",
         f"- active units per layer (Cov > 0.01): {units}",
-        f"- training: {r['train_seconds']:.0f} s for a group of {r.get('group_size', 1)} on {r.get('device', '?')}; "
+        f"- training: {_training_time(r)} for a group of {r.get('group_size', 1)} on {r.get('device', '?')}; "
         f"skipped steps: {r['skipped_steps']}",
     ]
     if r["dataset"] == "omniglot":

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from benchmarks.validation_table import load_runs, section
+from lvae.validate import stage_timing
 
 REPO = Path(__file__).resolve().parents[2]
 PAPER_RUN = REPO / "benchmarks" / "results" / "mnist-gpu-paper"  # 4 models, 2 seeds, trained as one group
@@ -55,3 +56,38 @@ def test_runs_that_overlap_or_differ_in_protocol_are_refused(tmp_path):
     (b / "summary.json").write_text(json.dumps(summary))
     with pytest.raises(SystemExit, match="differ in their protocol"):
         load_runs([a, b])
+
+
+def test_stage_timing_on_hand_computed_values():
+    # one model's share of 3 group epochs of a group of 4: 12, 16 and 20 s a group epoch of 100 steps
+    t = stage_timing([3.0, 4.0, 5.0], group_size=4, steps_per_epoch=100)
+    assert t == {"seconds": 48.0, "ms_per_group_step": 160.0}
+
+
+def test_a_run_scored_before_results_carried_stage_times_reads_them_from_its_histories(tmp_path):
+    run = tmp_path / "run"
+    for name, model, seed in (("lvae-s0", "lvae", 0), ("vae-s0", "vae", 0)):
+        (run / name).mkdir(parents=True)
+        r = {
+            "dataset": "omniglot", "model": model, "seed": seed, "layers": 5, "epochs": 2, "warmup_epochs": 1,
+            "finetune_epochs": 1, "iw_train": 10, "preset": "paper", "kl": "sample", "iw_samples": 5000,
+            "iw_subset": "random 3 of 3", "test_examples": 3, "train_examples": 512, "group_size": 2,
+            "train_seconds": 6.0, "ms_per_group_step": 1.0, "test_log_likelihood": -100.0,
+            "test_log_likelihood_stderr": 1.0, "test_elbo": -110.0, "kl_per_layer": [1.0] * 5,
+            "active_units": [1] * 5, "latent_dims": [64, 32, 16, 8, 4], "device": "CPU", "machine": "m",
+            "torch": "t", "config": {"data_seed": 0, "finetune_lr_decay": 0.99},
+        }  # fmt: skip
+        (run / name / "results.json").write_text(json.dumps(r))
+        history = {"main": {"seconds": [30.0, 60.0]}, "finetune": {"seconds": [6.0]}}
+        (run / name / "history.json").write_text(json.dumps(history))
+        np.save(run / name / "log_likelihood.npy", np.array([-100.0, -101.0, -99.0]))
+    results, comparison, _ = load_runs([run])
+    # a group of 2 on 512 images (2 steps an epoch): 180 s and 12 s of group time; median epochs 90 s and 12 s
+    assert results["lvae-s0"]["stage_timing"] == {
+        "main": {"seconds": 180.0, "ms_per_group_step": 45000.0},
+        "finetune": {"seconds": 12.0, "ms_per_group_step": 6000.0},
+    }
+    text = section(results, comparison, None, "cmd")
+    assert "the main stage in 3.0 min (45000.00 ms per group step), the finetuning in 0.2 min" in text
+    assert "then 1 finetuning epochs (β = 1, lr decayed by 0.99 an epoch, training bound IW=10)" in text
+    assert "| LVAE 5-layer | 0 | 2 + 1 |" in text

@@ -68,6 +68,12 @@ def test_both_models_two_seeds_and_a_finetuning_stage_give_a_paired_comparison(s
     results = run_validation(cfg, progress=False)
     assert sorted(results) == ["lvae-s0", "lvae-s1", "vae-s0", "vae-s1"]
     assert all(r["finetune_epochs"] == 1 and r["iw_train"] == 3 for r in results.values())
+    # this call trained the finetuning stage only; each stage's time still counts every call that trained it
+    stages = json.loads((tmp_path / "lvae-s0" / "history.json").read_text())
+    timing = results["lvae-s0"]["stage_timing"]
+    assert timing["main"]["seconds"] == pytest.approx(sum(stages["main"]["seconds"]) * 4, abs=1e-3)
+    assert timing["finetune"]["seconds"] == pytest.approx(sum(stages["finetune"]["seconds"]) * 4, abs=1e-3)
+    assert timing["main"]["seconds"] > 0 and "(main, " in (tmp_path / "lvae-s0" / "results.md").read_text()
     comparison = json.loads((tmp_path / "comparison.json").read_text())
     diffs = []
     for pair in comparison["pairs"]:
