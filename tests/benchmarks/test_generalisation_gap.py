@@ -1,0 +1,57 @@
+"""benchmarks/generalisation_gap.py: L_K on training images beside the test L_K of a validation run."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from benchmarks.generalisation_gap import generalisation_gap, main, training_rows
+from lvae.checkpoint import load_model
+from lvae.evaluate import iw_log_likelihood
+from lvae.validate import ValidateConfig, run_validation
+
+
+@pytest.fixture(scope="module")
+def run(shared_datasets, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    cfg = ValidateConfig(
+        dataset="mnist", models=("lvae", "vae"), seeds=(0, 1), layers=1, epochs=1, warmup_epochs=1, iw_samples=5,
+        limit=300, data_dir=str(shared_datasets), out=str(out), threads=1, figures=False, tensorboard=False,
+    )  # fmt: skip
+    run_validation(cfg, progress=False)
+    return out
+
+
+def test_the_training_images_are_scored_as_the_test_images_are(run, shared_datasets):
+    summary = generalisation_gap(run, 40, progress=False)
+    assert sorted(summary["models"]) == ["lvae-s0", "lvae-s1", "vae-s0", "vae-s1"]
+    assert summary["train_subset"] == "random 40 of 300 (seed 0)"
+    # by hand: the same 40 images, binarised once with the data seed, each model's K samples from the same seed
+    ds = ValidateConfig(dataset="mnist", limit=300, data_dir=str(shared_datasets)).load_data()
+    rows = np.sort(np.random.default_rng(0).choice(300, 40, replace=False))
+    x = torch.bernoulli(torch.as_tensor(ds.train_x[rows]), generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    expected = iw_log_likelihood(load_model(run / "vae-s1" / "model.pt"), x, 5, progress=False).numpy()
+    saved = np.load(run / "vae-s1" / "train_log_likelihood.npy")
+    np.testing.assert_array_equal(saved, expected)
+    m = summary["models"]["vae-s1"]
+    test = json.loads((run / "vae-s1" / "results.json").read_text())["test_log_likelihood"]
+    assert m["train_log_likelihood"] == pytest.approx(saved.mean(), abs=1e-5)
+    assert m["gap"] == pytest.approx(m["train_log_likelihood"] - test, abs=1e-9)
+    # LVAE − VAE over the same training images, per seed
+    pair = summary["train_comparison"]["pairs"][1]
+    lvae = np.load(run / "lvae-s1" / "train_log_likelihood.npy")
+    assert pair["seed"] == 1 and pair["diff"] == pytest.approx((lvae - saved).mean(), abs=1e-4)
+    assert json.loads((run / "generalisation.json").read_text()) == json.loads(json.dumps(summary))
+
+
+def test_rows_are_all_images_or_a_seeded_subset_and_the_cli_refuses_nonsense(tmp_path):
+    np.testing.assert_array_equal(training_rows(5, 10, 0), np.arange(5))
+    rows = training_rows(100, 10, 3)
+    assert len(set(rows)) == 10 and np.all(np.diff(rows) > 0)
+    np.testing.assert_array_equal(rows, training_rows(100, 10, 3))
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "--examples", "0"])
+    with pytest.raises(SystemExit, match="no results in"):
+        main([str(tmp_path)])
