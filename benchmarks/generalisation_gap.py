@@ -2,12 +2,14 @@
 
     python -m benchmarks.generalisation_gap runs/omniglot-cpu-300 --examples 1000
 
-Each `<model>-s<seed>/model.pt` of an `lvae.validate` run (as it was scored: batch-norm statistics recomputed
-over the training set) is scored with the run's K on N random training images, binarised once with the run's data
-seed. With dynamic binarisation the model saw these images resampled every epoch, never this draw, so the gap is
-that of the images, not of one binarisation. Writes `<model>-s<seed>/train_log_likelihood.npy` and
-`generalisation.json` (per model: train and test L_K and their gap; with both models, LVAE − VAE paired over the
-same training images, as `comparison.json` is over the test images) and prints the table.
+Each `<model>-s<seed>/model.pt` of an `lvae.validate` run, or `<model>-s<seed>.pt` of a finished
+benchmarks/gpu_protocol.py run (as they were scored: batch-norm statistics recomputed over the training set), is
+scored with the run's K on N random training images, binarised once with the run's data seed. With dynamic
+binarisation the model saw these images resampled every epoch, never this draw, so the gap is that of the images,
+not of one binarisation. Writes `<model>-s<seed>/train_log_likelihood.npy` (a protocol run:
+`train_log_likelihood.npz`) and `generalisation.json` (per model: train and test L_K and their gap; with both
+models, LVAE − VAE paired over the same training images, as the test comparison is over the test images) and
+prints the table.
 """
 
 from __future__ import annotations
@@ -27,9 +29,15 @@ from lvae.validate import ValidateConfig, compare_runs, comparison_verdict
 
 def run_config(run: Path, data_dir: str | None = None) -> tuple[ValidateConfig, dict[str, dict]]:
     """The run's config (from its results) and its results by `<model>-s<seed>`."""
-    results = {p.parent.name: json.loads(p.read_text()) for p in sorted(run.glob("*/results.json"))}
+    if (run / "summary.json").exists():  # benchmarks/gpu_protocol.py
+        results = json.loads((run / "summary.json").read_text())["results"]
+    else:
+        results = {p.parent.name: json.loads(p.read_text()) for p in sorted(run.glob("*/results.json"))}
     if not results:
-        raise SystemExit(f"error: no results in {run} (expected <model>-s<seed>/results.json of lvae.validate)")
+        raise SystemExit(
+            f"error: no results in {run} (expected <model>-s<seed>/results.json of lvae.validate, or the "
+            "summary.json of benchmarks/gpu_protocol.py)"
+        )
     saved = next(iter(results.values()))["config"]
     fields = {f.name for f in dataclasses.fields(ValidateConfig)}
     cfg = ValidateConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in fields})
@@ -43,19 +51,26 @@ def training_rows(n: int, examples: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, examples, replace=False))
 
 
-def generalisation_gap(run: Path, examples: int, data_dir: str | None = None, progress: bool = True) -> dict:
+def generalisation_gap(
+    run: Path, examples: int, data_dir: str | None = None, device: str = "cpu", progress: bool = True
+) -> dict:
     """Score every model of `run` on `examples` random training images; write and return the summary."""
     cfg, results = run_config(run, data_dir)
+    protocol = (run / "summary.json").exists()  # models in <name>.pt, scores in one .npz
     ds = cfg.load_data()
     rows = training_rows(len(ds.train_x), examples, cfg.data_seed)
     x = torch.as_tensor(ds.train_x[rows], dtype=torch.float32)
     if ds.dynamic_binarize:
         x = torch.bernoulli(x, generator=torch.Generator().manual_seed(cfg.data_seed))
-    models, train_ll = {}, {"lvae": {}, "vae": {}}
+    models, train_ll, saved = {}, {"lvae": {}, "vae": {}}, {}
     for name, r in results.items():
-        torch.manual_seed(cfg.data_seed)  # the importance samples: a rerun gives the same figures
-        ll = iw_log_likelihood(load_model(run / name / "model.pt"), x, r["iw_samples"], progress=progress).numpy()
-        np.save(run / name / "train_log_likelihood.npy", ll.astype(np.float32))
+        torch.manual_seed(cfg.data_seed)  # then load and score: a rerun on one device gives the same figures
+        model = load_model(run / f"{name}.pt" if protocol else run / name / "model.pt").to(device)
+        rows_at_once = 500_000 if torch.device(device).type == "cuda" else 50_000  # as lvae.validate scores
+        ll = iw_log_likelihood(model, x, r["iw_samples"], max_rows=rows_at_once, progress=progress).numpy()
+        saved[name] = ll.astype(np.float32)
+        if not protocol:
+            np.save(run / name / "train_log_likelihood.npy", saved[name])
         train_ll[r["model"]][r["seed"]] = ll
         train, test = float(ll.astype(np.float64).mean()), r["test_log_likelihood"]
         models[name] = {
@@ -77,6 +92,8 @@ def generalisation_gap(run: Path, examples: int, data_dir: str | None = None, pr
             else None
         ),
     }
+    if protocol:
+        np.savez(run / "train_log_likelihood.npz", **saved)
     (run / "generalisation.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -109,11 +126,12 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("run", type=Path, help="output directory of lvae.validate")
     p.add_argument("--examples", type=int, default=1000, help="random training images scored (default 1000)")
     p.add_argument("--data-dir", help="data directory (default: the run's)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     if a.examples < 1:
         p.error("--examples must be >= 1")
-    summary = generalisation_gap(a.run, a.examples, a.data_dir, progress=not a.no_progress)
+    summary = generalisation_gap(a.run, a.examples, a.data_dir, a.device, progress=not a.no_progress)
     print(table(summary))
     return summary
 

@@ -1,6 +1,7 @@
 """benchmarks/generalisation_gap.py: L_K on training images beside the test L_K of a validation run."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -32,18 +33,33 @@ def test_the_training_images_are_scored_as_the_test_images_are(run, shared_datas
     rows = np.sort(np.random.default_rng(0).choice(300, 40, replace=False))
     x = torch.bernoulli(torch.as_tensor(ds.train_x[rows]), generator=torch.Generator().manual_seed(0))
     torch.manual_seed(0)
-    expected = iw_log_likelihood(load_model(run / "vae-s1" / "model.pt"), x, 5, progress=False).numpy()
+    model = load_model(run / "vae-s1" / "model.pt")
+    expected = iw_log_likelihood(model, x, 5, progress=False).numpy()
     saved = np.load(run / "vae-s1" / "train_log_likelihood.npy")
     np.testing.assert_array_equal(saved, expected)
     m = summary["models"]["vae-s1"]
     test = json.loads((run / "vae-s1" / "results.json").read_text())["test_log_likelihood"]
-    assert m["train_log_likelihood"] == pytest.approx(saved.mean(), abs=1e-5)
+    assert m["train_log_likelihood"] == pytest.approx(saved.astype(np.float64).mean(), abs=1e-9)
     assert m["gap"] == pytest.approx(m["train_log_likelihood"] - test, abs=1e-9)
     # LVAE − VAE over the same training images, per seed
     pair = summary["train_comparison"]["pairs"][1]
     lvae = np.load(run / "lvae-s1" / "train_log_likelihood.npy")
     assert pair["seed"] == 1 and pair["diff"] == pytest.approx((lvae - saved).mean(), abs=1e-4)
     assert json.loads((run / "generalisation.json").read_text()) == json.loads(json.dumps(summary))
+
+
+def test_a_gpu_protocol_run_is_scored_as_a_validation_run(run, tmp_path):
+    # benchmarks/gpu_protocol.py writes summary.json and <name>.pt; the same models give the same scores
+    results = {p.parent.name: json.loads(p.read_text()) for p in sorted(run.glob("*/results.json"))}
+    (tmp_path / "summary.json").write_text(json.dumps({"results": results}))
+    for name in results:
+        shutil.copy(run / name / "model.pt", tmp_path / f"{name}.pt")
+    mine = generalisation_gap(tmp_path, 40, progress=False)
+    theirs = generalisation_gap(run, 40, progress=False)
+    assert mine["models"] == theirs["models"] and mine["train_comparison"] == theirs["train_comparison"]
+    with np.load(tmp_path / "train_log_likelihood.npz") as z:
+        assert sorted(z.files) == sorted(results)
+        np.testing.assert_array_equal(z["lvae-s0"], np.load(run / "lvae-s0" / "train_log_likelihood.npy"))
 
 
 def test_rows_are_all_images_or_a_seeded_subset_and_the_cli_refuses_nonsense(tmp_path):
