@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.validation_table import load_runs
 from lvae.checkpoint import load_model
 from lvae.evaluate import iw_log_likelihood
 from lvae.validate import ValidateConfig, compare_runs, comparison_verdict
@@ -29,15 +30,7 @@ from lvae.validate import ValidateConfig, compare_runs, comparison_verdict
 
 def run_config(run: Path, data_dir: str | None = None) -> tuple[ValidateConfig, dict[str, dict]]:
     """The run's config (from its results) and its results by `<model>-s<seed>`."""
-    if (run / "summary.json").exists():  # benchmarks/gpu_protocol.py
-        results = json.loads((run / "summary.json").read_text())["results"]
-    else:
-        results = {p.parent.name: json.loads(p.read_text()) for p in sorted(run.glob("*/results.json"))}
-    if not results:
-        raise SystemExit(
-            f"error: no results in {run} (expected <model>-s<seed>/results.json of lvae.validate, or the "
-            "summary.json of benchmarks/gpu_protocol.py)"
-        )
+    results = load_runs([run])[0]  # either kind of run; a one-line error when it holds no results
     saved = next(iter(results.values()))["config"]
     fields = {f.name for f in dataclasses.fields(ValidateConfig)}
     cfg = ValidateConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in fields})
@@ -66,8 +59,7 @@ def generalisation_gap(
     for name, r in results.items():
         torch.manual_seed(cfg.data_seed)  # then load and score: a rerun on one device gives the same figures
         model = load_model(run / f"{name}.pt" if protocol else run / name / "model.pt").to(device)
-        rows_at_once = 500_000 if torch.device(device).type == "cuda" else 50_000  # as lvae.validate scores
-        ll = iw_log_likelihood(model, x, r["iw_samples"], max_rows=rows_at_once, progress=progress).numpy()
+        ll = iw_log_likelihood(model, x, r["iw_samples"], progress=progress).numpy()
         saved[name] = ll.astype(np.float32)
         if not protocol:
             np.save(run / name / "train_log_likelihood.npy", saved[name])
@@ -123,7 +115,7 @@ def table(summary: dict) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run", type=Path, help="output directory of lvae.validate")
+    p.add_argument("run", type=Path, help="output directory of lvae.validate or benchmarks/gpu_protocol.py")
     p.add_argument("--examples", type=int, default=1000, help="random training images scored (default 1000)")
     p.add_argument("--data-dir", help="data directory (default: the run's)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")

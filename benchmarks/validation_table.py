@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.markdown import write_section
+from lvae.config import TrainConfig
 from lvae.validate import PAPER_NUMBERS, compare_runs, comparison_verdict, stage_timing
 
-BATCH_SIZE = 256  # both presets' (the sections say so)
+BATCH_SIZE = TrainConfig().batch_size  # both presets' (the sections say so)
 
 
 def load_runs(folders: list[Path]) -> tuple[dict[str, dict], dict | None, dict | None]:
