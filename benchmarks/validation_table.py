@@ -53,6 +53,20 @@ def load_runs(folders: list[Path]) -> tuple[dict[str, dict], dict | None, dict |
 
 
 def _read(folder: Path) -> tuple[dict[str, dict], dict[str, np.ndarray], dict | None]:
+    """One run's results, per-image log-likelihoods and timing; a damaged or incomplete run is a one-line error."""
+    try:
+        results, lls, timing = _read_run(folder)
+    except (OSError, ValueError, KeyError, TypeError) as err:  # JSONDecodeError is a ValueError
+        what = f"lacks {err}" if isinstance(err, KeyError) else f"cannot be read ({err})"
+        raise SystemExit(f"error: the run in {folder} {what}") from err
+    if missing := [n for n, r in results.items() if not {"config", "model", "seed", "iw_samples"} <= set(r)]:
+        raise SystemExit(
+            f"error: the results of {', '.join(missing)} in {folder} are not lvae.validate's (or gpu_protocol.py's)"
+        )
+    return results, lls, timing
+
+
+def _read_run(folder: Path) -> tuple[dict[str, dict], dict[str, np.ndarray], dict | None]:
     if (folder / "summary.json").exists():
         s = json.loads((folder / "summary.json").read_text())
         results, timing = s["results"], s.get("timing")

@@ -72,3 +72,13 @@ def test_rows_are_all_images_or_a_seeded_subset_and_the_cli_refuses_nonsense(tmp
         main([str(tmp_path), "--examples", "0"])
     with pytest.raises(SystemExit, match="no results in"):
         main([str(tmp_path)])
+    (tmp_path / "lvae-s0").mkdir()
+    (tmp_path / "lvae-s0" / "results.json").write_text('{"model": "lvae", "seed"')  # cut short
+    with pytest.raises(SystemExit, match=r"the run in .* cannot be read \(Expecting"):
+        main([str(tmp_path)])
+    (tmp_path / "lvae-s0" / "results.json").write_text('{"model": "lvae", "seed": 0}')  # no log_likelihood.npy
+    with pytest.raises(SystemExit, match="the run in .* cannot be read .*log_likelihood.npy"):
+        main([str(tmp_path)])
+    np.save(tmp_path / "lvae-s0" / "log_likelihood.npy", np.zeros(3))
+    with pytest.raises(SystemExit, match="the results of lvae-s0 in .* are not lvae.validate's"):
+        main([str(tmp_path)])
