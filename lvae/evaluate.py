@@ -100,26 +100,45 @@ def active_units(
 def recalibrate_batch_norm(
     model: HierarchicalModel,
     x: Tensor | np.ndarray,
-    batch_size: int = 1000,
+    batch_size: int | None = None,
     binarize: bool = False,
     seed: int = 0,
 ) -> None:
-    """Set every batch norm's test statistics to their average over a pass of `x`, as the original code did."""
+    """Set every batch norm's test statistics from one pass of the whole of `x` in one batch, as the original code
+    did (one call of its collect function on the training set): each layer gets its exact mean and variance over
+    `x`, given the layers below normalised as they will be at test time.
+
+    `batch_size` bounds the memory instead: the statistics are then the average of per-batch statistics over a
+    seeded permutation of `x` (an approximation that misses the variance between batches; in stored order a sorted
+    set such as OMNIGLOT's would give batches of a few alphabets each and miss far more). The binarisation, the
+    permutation and the pass's latent noise are drawn from `seed`; the global random state is left as it was.
+    """
     norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
     if not norms:
         return
     x = torch.as_tensor(x, dtype=torch.float32).to(_device(model))
+    if x.shape[0] < 2:
+        raise ValueError("batch-norm statistics need at least two examples")
     gen = torch.Generator(device=x.device).manual_seed(seed)
     if binarize:
         x = torch.bernoulli(x, generator=gen)
+    batches = [x]
+    if batch_size is not None and batch_size < x.shape[0]:
+        x = x[torch.randperm(x.shape[0], generator=gen, device=x.device)]
+        # a last batch of one row cannot be normalised in training mode: it joins the one before
+        starts = [s for s in range(0, x.shape[0], batch_size) if x.shape[0] - s > 1]
+        batches = [x[a:b] for a, b in zip(starts, [*starts[1:], x.shape[0]], strict=True)]
     saved = [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()
-        m.momentum = None  # cumulative average
+        m.momentum = None  # cumulative average: with one batch, that batch's statistics
     model.train()
+    devices = list(range(torch.cuda.device_count())) if x.device.type == "cuda" else []
     try:
-        for start in range(0, x.shape[0] - 1, batch_size):
-            model(x[start : start + batch_size])
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            for batch in batches:
+                model(batch)
     finally:
         for m, momentum in zip(norms, saved, strict=True):
             m.momentum = momentum

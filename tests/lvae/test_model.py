@@ -14,6 +14,7 @@ from lvae import (
     iw_log_likelihood,
     load_model,
     precision_merge,
+    recalibrate_batch_norm,
     save_model,
 )
 
@@ -76,6 +77,41 @@ def test_iw_estimate_does_not_depend_on_the_chunking():
     chunked = iw_log_likelihood(model, x[:5], 3000, max_rows=7, progress=False)  # 429 chunks of 7 samples
     # Other samples, the same estimate: at K = 3000 the Monte-Carlo spread is a few hundredths of a nat.
     assert torch.allclose(one_pass, chunked, atol=0.1)
+
+
+@pytest.mark.parametrize("cls", [LadderVAE, HierarchicalVAE])
+def test_batch_norm_statistics_are_those_of_the_whole_set_in_one_pass(cls):
+    """The first batch norm sees Linear(x) of every example: its test statistics must be that set's exact mean and
+    (unbiased) variance. The data are sorted in two clusters, as OMNIGLOT's training file is sorted by alphabet:
+    averaging per-batch statistics in stored order would miss the variance between the clusters."""
+    torch.manual_seed(0)
+    model = cls(SMALL)
+    data = _binary_data(2400)
+    x = torch.as_tensor(data[np.argsort(data[:, 0], kind="stable")])  # column 0 off, then on
+    state = torch.random.get_rng_state()
+    recalibrate_batch_norm(model, x, seed=3)
+    assert torch.equal(torch.random.get_rng_state(), state)  # its noise is its own
+    first_mlp = model.up[0] if cls is LadderVAE else model.posteriors[0].mlp
+    linear, norm = first_mlp[0], first_mlp[1]
+    with torch.no_grad():
+        h = linear(x).double()
+    assert torch.allclose(norm.running_mean.double(), h.mean(0), atol=1e-5)  # float32 sums in another order
+    assert torch.allclose(norm.running_var.double(), h.var(0), rtol=1e-4)
+    within = torch.stack([h[:1000].var(0), h[1000:2000].var(0), h[2000:].var(0)]).mean(0)
+    assert (h.var(0) - within).max() > 0.05  # the clusters differ: stored-order batches of 1000 would be wrong
+    # the same seed gives the same statistics everywhere; batches of a seeded permutation come close
+    stats = [
+        b.clone()
+        for m in model.modules()
+        if isinstance(m, torch.nn.BatchNorm1d)
+        for b in (m.running_mean, m.running_var)
+    ]
+    recalibrate_batch_norm(model, x, seed=3)
+    again = [b for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d) for b in (m.running_mean, m.running_var)]
+    assert all(torch.equal(a, b) for a, b in zip(stats, again, strict=True))
+    recalibrate_batch_norm(model, x, batch_size=1000, seed=3)
+    assert torch.allclose(norm.running_var.double(), h.var(0), rtol=0.1)
+    assert not model.training
 
 
 def test_training_raises_the_elbo():
