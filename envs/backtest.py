@@ -350,11 +350,12 @@ def runs_frame(runs: list[Run], dates: dict[str, np.ndarray], cost_bps: float, s
 def backtest_verdict(cfg: BacktestConfig, runs: list[Run], dates: dict[str, np.ndarray], n_trials: int) -> Any:
     """The verdict of the test paths (paired tests, SPA, MCS, PBO, DSR), as for a one-fold walk-forward."""
     from envs.panel import check_panel, to_panel
-    from envs.verdict import VerdictConfig, compute_verdict
+    from envs.verdict import VerdictConfig, compute_verdict, selection_looks
 
     panels = [to_panel(check_panel(runs_frame(runs, dates, cfg.cost_bps, s), s)) for s in ("test", "valid")]
     vcfg = VerdictConfig(headline_cost_bps=cfg.cost_bps, run_log=cfg.run_log, pbo_blocks=8)
-    return compute_verdict(panels[0], panels[1], vcfg, n_trials)
+    looks = selection_looks(list(dict.fromkeys(r.name for r in runs)), cfg.n_checkpoints)
+    return compute_verdict(panels[0], panels[1], vcfg, n_trials, looks)
 
 
 def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:

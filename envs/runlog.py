@@ -5,7 +5,12 @@ picked, not only those of the current run: a researcher who reruns the walk-forw
 reports the best has tried ten times as many configurations as any one run shows. Each line is one
 configuration of one run::
 
-    {"data": <data hash>, "run": <run key>, "config": "ppo/lvae", "source": "walkforward", "time": <UTC ISO>}
+    {"data": <data hash>, "run": <run key>, "config": "ppo/lvae", "source": "walkforward", "time": <UTC ISO>,
+     "trials": 4}
+
+``trials`` (1 when absent) counts the looks at validation data behind the configuration's result: an agent kept
+as the best of 4 checkpoints was tried 4 times, a probe whose penalty was picked from 6 was tried 6 times. The
+counts below sum it.
 
 The run key identifies the settings of a run (a hash of its config), so recomputing the verdict of the same
 run folder, or rerunning the same settings, adds nothing; lines are only ever appended, never rewritten.
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,37 +73,60 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
             raise ValueError(f"{p}:{i}: not a JSON line ({e})") from e
         if not isinstance(rec, dict) or not {"data", "run", "config"} <= rec.keys():
             raise ValueError(f"{p}:{i}: a record needs data, run and config")
+        n = rec.get("trials", 1)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"{p}:{i}: trials must be a whole number >= 1, got {n!r}")
         records.append(rec)
     return records
 
 
+def _logged(path: str | Path, data_hash: str) -> dict[tuple[str, str], int]:
+    """(run, configuration) -> its trials, for every record of ``data_hash``."""
+    return {(r["run"], r["config"]): r.get("trials", 1) for r in read_log(path) if r["data"] == data_hash}
+
+
 def count_trials(path: str | Path, data_hash: str) -> int:
-    """Distinct (run, configuration) pairs ever logged for ``data_hash``."""
-    return len({(r["run"], r["config"]) for r in read_log(path) if r["data"] == data_hash})
+    """Trials of the distinct (run, configuration) pairs ever logged for ``data_hash``."""
+    return sum(_logged(path, data_hash).values())
 
 
 def count_with(
-    path: str | Path, data_hash: str, run: str, configs: list[str], keep: Callable[[str], bool] | None = None
+    path: str | Path,
+    data_hash: str,
+    run: str,
+    configs: list[str],
+    keep: Callable[[str], bool] | None = None,
+    trials: Mapping[str, int] | None = None,
 ) -> int:
-    """What :func:`count_trials` will be once ``run``'s ``configs`` are recorded (nothing is written); with
-    ``keep``, only the logged configurations it accepts count (e.g. the searched ones, not fixed benchmarks)."""
-    seen = {(r["run"], r["config"]) for r in read_log(path) if r["data"] == data_hash}
-    total = seen | {(run, c) for c in configs}
-    return len([1 for _, c in total if keep is None or keep(c)])
+    """What :func:`count_trials` will be once ``run``'s ``configs`` are recorded with ``trials`` (nothing is
+    written); with ``keep``, only the logged configurations it accepts count (e.g. the searched ones, not fixed
+    benchmarks)."""
+    total = _logged(path, data_hash) | {(run, c): _trials(trials, c) for c in configs}
+    return sum(n for (_, c), n in total.items() if keep is None or keep(c))
 
 
-def record_trials(path: str | Path, data_hash: str, run: str, configs: list[str], source: str) -> int:
-    """Append the configurations of ``run`` not yet logged for ``data_hash``; return the new total count."""
+def record_trials(
+    path: str | Path, data_hash: str, run: str, configs: list[str], source: str, trials: Mapping[str, int] | None = None
+) -> int:
+    """Append the configurations of ``run`` not yet logged for ``data_hash``, each with its ``trials`` (1 where
+    not given); return the new total count."""
     p = Path(path)
-    seen = {(r["run"], r["config"]) for r in read_log(p) if r["data"] == data_hash}
+    seen = _logged(p, data_hash)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    new = [
-        json.dumps({"data": data_hash, "run": run, "config": c, "source": source, "time": now})
-        for c in dict.fromkeys(configs)
-        if (run, c) not in seen
-    ]
+    new = {c: _trials(trials, c) for c in dict.fromkeys(configs) if (run, c) not in seen}
     if new:
+        lines = [
+            json.dumps({"data": data_hash, "run": run, "config": c, "source": source, "time": now, "trials": n})
+            for c, n in new.items()
+        ]
         p.parent.mkdir(parents=True, exist_ok=True)
         with p.open("a") as f:
-            f.write("\n".join(new) + "\n")
-    return len(seen) + len(new)
+            f.write("\n".join(lines) + "\n")
+    return sum(seen.values()) + sum(new.values())
+
+
+def _trials(trials: Mapping[str, int] | None, config: str) -> int:
+    n = 1 if trials is None else int(trials.get(config, 1))
+    if n < 1:
+        raise ValueError(f"{config}: trials must be >= 1, got {n}")
+    return n

@@ -120,8 +120,9 @@ class DSRResult:
     value: float
     sharpe: float  # annualised Sharpe of the selected configuration where it was selected (validation blocks)
     sr0: float  # annualised expected maximum Sharpe of n_effective null trials
-    n_trials: int  # searched configurations ever tried on this data (run log), this run's included
+    n_trials: int  # trials ever tried on this data (run log, weighted by looks), this run's included
     n_run: int  # searched configurations of this run (agents and probes)
+    n_looked: int  # this run's trials: each configuration's looks at validation data (checkpoints, penalties)
     n_effective: float
     rho: float  # mean pairwise correlation of the candidates' selection-stage returns
     n_days: int  # days of the selection stage
@@ -326,14 +327,33 @@ def searched(configs: list[str]) -> list[str]:
     return [c for c in configs if is_searched(c)]
 
 
-def _dsr(panel: Panel, valid: Panel | None, cost: float, n_logged: int | None, cfg: VerdictConfig) -> DSRResult | None:
+def selection_looks(configs: list[str], n_checkpoints: int) -> dict[str, int]:
+    """How many candidates each searched configuration's validation result is the best of: an agent keeps the
+    best of ``n_checkpoints`` checkpoints by validation Sharpe, a probe the best of its ridge penalties by
+    validation hit rate. Each is a trial the deflated Sharpe ratio must count."""
+    from envs.baselines import probe_alphas
+
+    n_penalties = len(probe_alphas(1))
+    return {c: n_penalties if c.split("/", 1)[0] == "probe" else n_checkpoints for c in searched(configs)}
+
+
+def _dsr(
+    panel: Panel,
+    valid: Panel | None,
+    cost: float,
+    n_logged: int | None,
+    cfg: VerdictConfig,
+    looks: dict[str, int] | None = None,
+) -> DSRResult | None:
     """The deflated Sharpe ratio where the selection happened (Bailey & López de Prado 2014).
 
     The searched configurations (agents and probes) compete on the validation blocks; the winner's validation
     Sharpe is deflated by the expected maximum of N null trials with the variance of the candidates' validation
-    Sharpe ratios, N from the run log shrunk by their correlation. The winner's test blocks, which the selection
-    never saw, get a plain probabilistic Sharpe ratio against 0 (`test_psr`). Without validation blocks the
-    selection is on the test blocks, and the report says so.
+    Sharpe ratios, N from the run log shrunk by their correlation. N counts every look at validation data: each
+    candidate's validation result is already the best of ``looks[config]`` (its checkpoints, or its probe's
+    penalties; 1 where not given). The winner's test blocks, which the selection never saw, get a plain
+    probabilistic Sharpe ratio against 0 (`test_psr`). Without validation blocks the selection is on the test
+    blocks, and the report says so. A candidate flat on validation (Sharpe 0) stays a candidate.
     """
     test = {s.config: s for s in panel.at_cost(cost) if np.std(_seed_mean(s)) > inf.TINY_SD}
     names = searched(list(test)) or list(test)
@@ -341,7 +361,7 @@ def _dsr(panel: Panel, valid: Panel | None, cost: float, n_logged: int | None, c
         return None
     stage = {}
     if valid is not None:
-        stage = {c: v for c in names if (v := valid.get(c, cost)) is not None and np.std(_seed_mean(v)) > inf.TINY_SD}
+        stage = {c: v for c in names if (v := valid.get(c, cost)) is not None}
     by_valid = len(stage) == len(names)
     if not by_valid:
         stage = {c: test[c] for c in names}
@@ -352,7 +372,8 @@ def _dsr(panel: Panel, valid: Panel | None, cost: float, n_logged: int | None, c
     selected = names[best]
     matrix = np.stack([_seed_mean(stage[c]) for c in names], axis=1)  # (T, N), for the trials' correlation
     n_run = len(names)
-    n_trials = max(n_run, n_logged or 0)
+    n_looked = sum((looks or {}).get(c, 1) for c in names)
+    n_trials = max(n_looked, n_logged or 0)
     rho = mean_correlation(matrix)
     n_eff = effective_trials(n_trials, rho)
     var = float(np.var(sr_trials, ddof=1)) if n_run > 1 else 0.0
@@ -362,7 +383,7 @@ def _dsr(panel: Panel, valid: Panel | None, cost: float, n_logged: int | None, c
     return DSRResult(
         selected=selected, selected_by="validation Sharpe" if by_valid else "test Sharpe (no validation blocks)",
         cost_bps=cost, value=_psr(sr_trials[best], sr0, r_stage), sharpe=sr_trials[best] * math.sqrt(inf.PERIODS),
-        sr0=sr0 * math.sqrt(inf.PERIODS), n_trials=n_trials, n_run=n_run, n_effective=n_eff, rho=rho,
+        sr0=sr0 * math.sqrt(inf.PERIODS), n_trials=n_trials, n_run=n_run, n_looked=n_looked, n_effective=n_eff, rho=rho,
         n_days=len(r_stage), test_sharpe=sr_test * math.sqrt(inf.PERIODS), test_psr=_psr(sr_test, 0.0, r_test),
     )  # fmt: skip
 
@@ -384,9 +405,14 @@ def fold_sharpes(panel: Panel, cost: float) -> pd.DataFrame:
 
 
 def compute_verdict(
-    panel: Panel, valid: Panel | None = None, cfg: VerdictConfig = VerdictConfig(), n_logged: int | None = None
+    panel: Panel,
+    valid: Panel | None = None,
+    cfg: VerdictConfig = VerdictConfig(),
+    n_logged: int | None = None,
+    looks: dict[str, int] | None = None,
 ) -> Verdict:
-    """Every statistic of the verdict and its paragraphs; ``n_logged``: configurations tried on the data."""
+    """Every statistic of the verdict and its paragraphs; ``n_logged``: trials tried on the data (the run log);
+    ``looks``: per searched configuration, the candidates its validation result was the best of."""
     if cfg.benchmark not in panel.configs:
         raise ValueError(f"the panel has no {cfg.benchmark!r} configuration to test against")
     cost = _nearest(panel.costs, cfg.headline_cost_bps)
@@ -403,7 +429,7 @@ def compute_verdict(
         per_seed=tuple(_per_seed(panel, valid, boots, cfg)),
         comparisons=tuple(_comparisons(panel, boots, cfg, block)), spa=_spa(panel, cfg, block),
         mcs=mcs, mcs_policy=policy, pbo=pbo.pbo, pbo_configs=tuple(s.config for s in head), pbo_blocks=s_blocks,
-        pbo_prob_oos_loss=pbo.prob_oos_loss, dsr=_dsr(panel, valid, cost, n_logged, cfg),
+        pbo_prob_oos_loss=pbo.prob_oos_loss, dsr=_dsr(panel, valid, cost, n_logged, cfg, looks),
         probes=tuple(_probe_tests(panel, boots, cfg, cost, block)),
         fold_sharpe=fold_sharpes(panel, cost),
     )  # fmt: skip
@@ -456,15 +482,19 @@ def write_verdict(run_dir: str | Path, cfg: VerdictConfig = VerdictConfig(), qui
     conf = doc.get("config") if isinstance(doc.get("config"), dict) else None
     run = runlog.run_key(conf or {"data": digest, "configs": panel.configs, "costs": panel.costs})
     tried = searched(panel.configs)
-    n_logged = runlog.count_with(cfg.run_log, digest, run, tried, keep=is_searched)
-    verdict = compute_verdict(panel, valid, cfg, n_logged)
+    agent = conf.get("agent") if conf else None
+    # a folder without its config (not written by the walk-forward) says nothing of its checkpoints: 1 look each
+    checkpoints = agent.get("n_checkpoints", 1) if isinstance(agent, dict) else 1
+    looks = selection_looks(tried, int(checkpoints))
+    n_logged = runlog.count_with(cfg.run_log, digest, run, tried, keep=is_searched, trials=looks)
+    verdict = compute_verdict(panel, valid, cfg, n_logged, looks)
     _write_json(wf_path, {**doc, **verdict.to_json()})
     _write_report(root / "report.md", verdict)
     if cfg.plots:
         from envs.verdict_plots import plot_verdict
 
         plot_verdict(panel, verdict, root)
-    runlog.record_trials(cfg.run_log, digest, run, tried, source="walkforward")
+    runlog.record_trials(cfg.run_log, digest, run, tried, source="walkforward", trials=looks)
     if not quiet:
         from envs.verdict_text import markdown
 

@@ -49,3 +49,21 @@ def test_counting_only_searched_configurations_leaves_fixed_benchmarks_out(tmp_p
     searched = lambda c: "/" in c  # noqa: E731
     assert count_with(log, "d", "run2", ["ppo/lvae", "probe/lvae", "buy_and_hold"]) == 6
     assert count_with(log, "d", "run2", ["ppo/lvae", "probe/lvae", "buy_and_hold"], keep=searched) == 3
+
+
+def test_trials_weigh_each_configuration_by_its_looks_at_validation_data(tmp_path):
+    log = tmp_path / "trials.jsonl"
+    looks = {"ppo/lvae": 4, "probe/lvae": 6}
+    assert runlog.count_with(log, "d", "r1", ["ppo/lvae", "probe/lvae", "cash"], trials=looks) == 11
+    assert runlog.record_trials(log, "d", "r1", ["ppo/lvae", "probe/lvae", "cash"], "walkforward", looks) == 11
+    assert [r["trials"] for r in runlog.read_log(log)] == [4, 6, 1]
+    # a rerun of r1 adds nothing, whatever it says now; a record written before trials existed counts 1
+    assert runlog.record_trials(log, "d", "r1", ["ppo/lvae"], "walkforward", {"ppo/lvae": 8}) == 11
+    with log.open("a") as f:
+        f.write('{"data": "d", "run": "r0", "config": "ppo/raw"}\n')
+    assert runlog.count_trials(log, "d") == 12
+    assert runlog.count_with(log, "d", "r2", ["ppo/vae"], keep=lambda c: "/" in c, trials={"ppo/vae": 2}) == 13
+    with log.open("a") as f:
+        f.write('{"data": "d", "run": "r3", "config": "ppo/raw", "trials": 0}\n')
+    with pytest.raises(ValueError, match=":5: trials must be"):
+        runlog.count_trials(log, "d")

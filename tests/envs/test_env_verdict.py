@@ -11,7 +11,7 @@ import pytest
 
 from envs import metrics
 from envs.panel import check_panel, to_panel
-from envs.verdict import START, VerdictConfig, compute_verdict, main, write_verdict
+from envs.verdict import START, VerdictConfig, compute_verdict, main, selection_looks, write_verdict
 
 sys.path.insert(0, str(Path(__file__).parent))
 from verdict_fakes import synthetic_panel, write_run  # noqa: E402
@@ -114,8 +114,10 @@ def test_the_output_contract_and_report(tmp_path):
     assert doc["spa"]["benchmark"] == "buy_and_hold" and 0 <= doc["spa"]["p_value"] <= 1
     assert "ppo/lvae" in doc["stepm"] and doc["mcs"]["alpha"] == 0.1 and "lvae" in doc["mcs"]["included"]
     assert 0 <= doc["pbo"] <= 1
-    # the trials are the searched configurations (4 agents, 4 probes), not the fixed rules every run repeats
-    assert doc["dsr"]["selected"] == "ppo/lvae" and doc["dsr"]["n_trials"] == 8 and doc["dsr"]["n_effective"] < 8
+    # the trials are the searched configurations (4 agents, 4 probes), not the fixed rules every run repeats; a
+    # config without the agent's checkpoints counts one look per agent, each probe picks among 6 penalties
+    assert doc["dsr"]["selected"] == "ppo/lvae" and doc["dsr"]["n_run"] == 8 and doc["dsr"]["n_trials"] == 28
+    assert doc["dsr"]["n_effective"] < 28
     assert {p.name for p in root.glob("verdict_*.png")} == {
         "verdict_heatmap.png", "verdict_cost.png", "verdict_equity.png", "verdict_seeds.png"}  # fmt: skip
     report = (root / "report.md").read_text()
@@ -124,6 +126,41 @@ def test_the_output_contract_and_report(tmp_path):
     assert len(lines) == 8  # every searched configuration of the run, once
     main([str(root), "--reps", "50", "--no-plots", "--run-log", str(log)])  # recompute: replace, don't add
     assert (root / "report.md").read_text().count(START) == 1 and len(log.read_text().splitlines()) == 8
+
+
+def test_the_dsr_counts_every_checkpoint_and_penalty_looked_at_on_validation(tmp_path, planted):
+    """Each agent's validation Sharpe is already the best of its checkpoints, each probe's result the best of its
+    penalties: N counts those looks, so the same selection is deflated harder than with one look each."""
+    test, v = planted
+    valid = to_panel(check_panel(synthetic_panel({"ppo/lvae": EDGE}, seed=100)))
+    looks = selection_looks(test.configs, 4)
+    assert looks == {**{f"ppo/{f}": 4 for f in ("lvae", "vae", "pca", "raw")},
+                     **{f"probe/{f}": 6 for f in ("lvae", "vae", "pca", "raw")}}  # fmt: skip
+    w = compute_verdict(test, valid, FAST, None, looks)
+    assert (w.dsr.n_run, w.dsr.n_looked, w.dsr.n_trials) == (8, 40, 40)
+    assert w.dsr.n_effective == pytest.approx(metrics.effective_trials(40, w.dsr.rho))
+    assert w.dsr.sr0 > v.dsr.sr0 and w.dsr.value < v.dsr.value and w.dsr.sharpe == v.dsr.sharpe
+    assert compute_verdict(test, valid, FAST, 100, looks).dsr.n_trials == 100  # the run log, when it has more
+    # from a walk-forward folder: the checkpoints come from its config, the run log records the looks
+    small = {"n_folds": 3, "days_per_fold": 100, "costs": (0.0, 5.0)}
+    root = write_run(tmp_path / "wf", synthetic_panel({}, **small), synthetic_panel({}, seed=7, **small),
+                     config={"data_hash": "synthetic", "agent": {"n_checkpoints": 3}})  # fmt: skip
+    log = tmp_path / "trials.jsonl"
+    write_verdict(root, VerdictConfig(reps=99, plots=False, run_log=str(log)), quiet=True)
+    doc = json.loads((root / "walkforward.json").read_text())
+    assert (doc["dsr"]["n_looked"], doc["dsr"]["n_trials"]) == (4 * 3 + 4 * 6, 36)
+    assert "36 trials on this data (36 in this run: 8 agents and probes" in (root / "report.md").read_text()
+    assert sorted(json.loads(line)["trials"] for line in log.read_text().splitlines()) == [3] * 4 + [6] * 4
+
+
+def test_a_candidate_flat_on_validation_keeps_the_selection_on_validation():
+    """A probe that predicted one sign all through validation (flat returns, Sharpe 0) is still a candidate:
+    the selection must not move to the test blocks because of it."""
+    test = to_panel(check_panel(synthetic_panel({"ppo/lvae": EDGE})))
+    df = synthetic_panel({"ppo/lvae": EDGE}, seed=100)
+    df.loc[df.config == "probe/raw", "net_return"] = df.loc[df.config == "probe/raw", "rf"]
+    v = compute_verdict(test, to_panel(check_panel(df)), FAST, None)
+    assert v.dsr.selected_by == "validation Sharpe" and v.dsr.selected == "ppo/lvae" and v.dsr.n_run == 8
 
 
 def test_bad_input_is_refused_before_anything_is_written(tmp_path):
