@@ -40,6 +40,9 @@ class LVAEConfig:
     init: Init = "torch"
     """Weight initialisation: PyTorch's default, or the original code's Glorot-normal (gain √2 in the MLPs, 1 in
     the heads and the output layer; biases 0, softplus biases `softplus_bias_init`)."""
+    output_eps: float = 0.0
+    """Bernoulli p(x|z_1): its mean clipped to [output_eps, 1 − output_eps] (0: no clip; the original code: 1e-5,
+    its -lv_eps_out). Beyond the clip the likelihood is flat and its gradient 0, as with the original's T.clip."""
 
     def __post_init__(self) -> None:
         if self.input_dim < 1:
@@ -57,6 +60,8 @@ class LVAEConfig:
             raise ValueError(f"kl must be 'analytic' or 'sample', got {self.kl!r}")
         if self.init not in ("torch", "glorot_normal"):
             raise ValueError(f"init must be 'torch' or 'glorot_normal', got {self.init!r}")
+        if not 0.0 <= self.output_eps < 0.5:
+            raise ValueError(f"output_eps must be in [0, 0.5), got {self.output_eps}")
         if self.likelihood not in ("bernoulli", "gaussian"):
             raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {self.likelihood!r}")
         # JSON round trips give lists; keep the dataclass hashable and comparable.
@@ -119,12 +124,12 @@ class TrainConfig:
 MNIST_PAPER = LVAEConfig()
 MNIST_PAPER_TRAIN = TrainConfig(epochs=2000, warmup_epochs=200, batch_size=256, dynamic_binarize=True)
 # The original code's argparse defaults where the paper is silent (casperkaae/LVAE, run_models.py): batch norm on
-# the Gaussian heads too, single-sample KL at every layer, Glorot-normal weights, learning rate 2e-3, gradient norm
-# clipped to 4 and then every element to ±0.9. Not copied, as the paper's equations say otherwise or are silent:
-# its README's commands use lr 2e-4; its LVAE merges with a separate inference top-down network
-# (-ladder_share_params False) and passes only the means up (-only_mu_up True); its VAE's prior MLPs are
-# hidden[i+1] wide (here hidden[i], as for the LVAE, so both share one generative model).
-ORIGINAL_MODEL = LVAEConfig(head_batch_norm=True, kl="sample", init="glorot_normal")
+# the Gaussian heads too, single-sample KL at every layer, Glorot-normal weights, the Bernoulli mean clipped to
+# [1e-5, 1 − 1e-5], learning rate 2e-3, gradient norm clipped to 4 and then every element to ±0.9. Not copied, as
+# the paper's equations say otherwise or are silent: its README's commands use lr 2e-4; its LVAE merges with a
+# separate inference top-down network (-ladder_share_params False) and passes only the means up (-only_mu_up True);
+# its VAE's prior MLPs are hidden[i+1] wide (here hidden[i], as for the LVAE, so both share one generative model).
+ORIGINAL_MODEL = LVAEConfig(head_batch_norm=True, kl="sample", init="glorot_normal", output_eps=1e-5)
 ORIGINAL_TRAIN = TrainConfig(
     epochs=2000, warmup_epochs=200, batch_size=256, dynamic_binarize=True, lr=2e-3, grad_clip=4.0, clip_value=0.9
 )

@@ -32,8 +32,13 @@ def gaussian_log_prob(x: Tensor, mu: Tensor, var: Tensor) -> Tensor:
     return -0.5 * (LOG_2PI + var.log() + (x - mu).pow(2) / var).sum(-1)
 
 
-def bernoulli_log_prob(x: Tensor, logits: Tensor) -> Tensor:
-    """Sum over the last axis of log Bernoulli(x; sigmoid(logits)), stable for large |logits|."""
+def bernoulli_log_prob(x: Tensor, logits: Tensor, eps: float = 0.0) -> Tensor:
+    """Sum over the last axis of log Bernoulli(x; sigmoid(logits)), stable for large |logits|; with `eps`, the
+    mean sigmoid(logits) clipped to [eps, 1 - eps] (the logits to ±log((1 - eps) / eps): the same clip, and the
+    same zero gradient beyond it)."""
+    if eps > 0:
+        bound = math.log((1.0 - eps) / eps)
+        logits = logits.clamp(-bound, bound)
     return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
 
 

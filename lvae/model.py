@@ -116,6 +116,7 @@ class Decoder(nn.Module):
     def __init__(self, cfg: LVAEConfig) -> None:
         super().__init__()
         self.likelihood = cfg.likelihood
+        self.output_eps = cfg.output_eps
         self.mlp = MLP(cfg.latent_dims[0], cfg.hidden_dims[0], cfg)
         if cfg.likelihood == "bernoulli":
             self.logits = nn.Linear(cfg.hidden_dims[0], cfg.input_dim)
@@ -126,7 +127,7 @@ class Decoder(nn.Module):
         """(B,) log p(x | z_1)."""
         d = self.mlp(z1)
         if self.likelihood == "bernoulli":
-            return bernoulli_log_prob(x, self.logits(d))
+            return bernoulli_log_prob(x, self.logits(d), self.output_eps)
         return self.gaussian(d).log_prob(x)
 
     def mean(self, z1: Tensor) -> Tensor:

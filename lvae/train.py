@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,7 +42,7 @@ from tqdm.auto import tqdm
 
 from lvae.checkpoint import CHECKPOINT_NAME, atomic_save, load_checkpoint, model_kind
 from lvae.cli import InputError
-from lvae.config import TrainConfig
+from lvae.config import LVAEConfig, TrainConfig
 from lvae.evaluate import active_units
 from lvae.model import HierarchicalModel
 from lvae.objectives import training_loss, warmup_beta
@@ -518,11 +519,22 @@ def _save(slot: _Slot, device_rng: Tensor) -> None:
     )
 
 
+def _config(cls: type, fields: dict) -> Any:
+    """The `cls` dataclass a checkpoint's dict describes (missing fields at their defaults); None if it cannot be
+    one (a field this version does not know, a value it refuses)."""
+    try:
+        return cls(**fields)
+    except (TypeError, ValueError):
+        return None
+
+
 def _restore(slot: _Slot, state: dict, device: torch.device) -> None:
-    if state["kind"] != model_kind(slot.model) or state["model_config"] != dataclasses.asdict(slot.model.config):
+    # configs compare as dataclasses, so a checkpoint written before a field existed reads it as its default
+    if state["kind"] != model_kind(slot.model) or _config(LVAEConfig, state["model_config"]) != slot.model.config:
         raise ValueError(f"{slot.checkpoint}: written by a different model; use another checkpoint directory")
     ignore = {"epochs", "device", "num_threads"}
-    saved = {k: v for k, v in state["train_config"].items() if k not in ignore}
+    written = _config(TrainConfig, state["train_config"])
+    saved = {k: v for k, v in dataclasses.asdict(written).items() if k not in ignore} if written else None
     if saved != {k: v for k, v in dataclasses.asdict(slot.cfg).items() if k not in ignore}:
         raise ValueError(f"{slot.checkpoint}: written with other training settings (only epochs may change)")
     slot.model.load_state_dict(state["model"])

@@ -72,7 +72,7 @@ class ValidateConfig:
     preset: Literal["paper", "original"] = "paper"
     """'paper': the paper's model with PyTorch defaults where it is silent (lr 1e-3, norm clip 100, batch norm in
     the MLPs); 'original': the original code's choices (batch norm on the Gaussian heads, Glorot-normal weights,
-    lr 2e-3, norm clip 4 then ±0.9 per element)."""
+    the Bernoulli mean clipped to [1e-5, 1 − 1e-5], lr 2e-3, norm clip 4 then ±0.9 per element)."""
     kl: Literal["analytic", "sample"] = "sample"
     """KL estimator of the training ELBO; a comparison of LVAE and VAE needs 'sample' (the VAE has no closed form
     below its top layer; the original code sampled at every layer)."""

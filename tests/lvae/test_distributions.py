@@ -53,6 +53,20 @@ def test_log_densities_match_torch_distributions():
     assert bernoulli_log_prob(bits, logits).item() == pytest.approx(expected, rel=1e-6)
 
 
+def test_the_clipped_bernoulli_is_the_original_codes_clip_of_the_mean():
+    """The original code: -binary_crossentropy(clip(x_mu, 1e-5, 1 - 1e-5), x). Inside the clip nothing changes;
+    beyond it the log-likelihood is log(1e-5) or log(1 - 1e-5), and flat."""
+    logits = torch.tensor([[-20.0, 20.0, 2.0, -20.0]], requires_grad=True)
+    bits = torch.tensor([[1.0, 0.0, 1.0, 0.0]])
+    out = bernoulli_log_prob(bits, logits, eps=1e-5)
+    expected = 2 * math.log(1e-5) + math.log(1 / (1 + math.exp(-2))) + math.log(1 - 1e-5)
+    assert out.item() == pytest.approx(expected, rel=1e-6)
+    out.backward()
+    assert logits.grad[0, [0, 1, 3]].abs().max() == 0 and logits.grad[0, 2] != 0
+    assert bernoulli_log_prob(bits, logits.detach()).item() == pytest.approx(-40.0 + math.log(1 / (1 + math.exp(-2))),
+                                                                          rel=1e-6)  # fmt: skip
+
+
 def test_warmup_beta_rises_linearly_then_stays_at_one():
     assert [warmup_beta(e, 4) for e in range(7)] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     assert warmup_beta(0, 0) == 1.0

@@ -182,6 +182,22 @@ def test_resume_refuses_a_checkpoint_of_another_model(tmp_path):
         )
 
 
+def test_a_checkpoint_written_before_a_config_field_existed_resumes_with_its_default(tmp_path):
+    fit(LadderVAE(SMALL), _binary_data(), TrainConfig(epochs=1, batch_size=32), checkpoint_dir=tmp_path, progress=False)
+    path = tmp_path / "last.pt"
+    state = torch.load(path, weights_only=False)
+    del state["model_config"]["output_eps"], state["train_config"]["clip_value"]  # as an older version wrote it
+    torch.save(state, path)
+    h = fit(LadderVAE(SMALL), _binary_data(), TrainConfig(epochs=2, batch_size=32), checkpoint_dir=tmp_path,
+            progress=False)  # fmt: skip
+    assert h.epochs_done == 2
+    state["model_config"]["output_eps"] = 1e-5  # a real difference is still refused
+    torch.save(state, path)
+    with pytest.raises(ValueError, match="different model"):
+        fit(LadderVAE(SMALL), _binary_data(), TrainConfig(epochs=3, batch_size=32), checkpoint_dir=tmp_path,
+            progress=False)  # fmt: skip
+
+
 def test_a_step_with_an_exploding_gradient_is_skipped_and_counted():
     torch.manual_seed(0)
     model = LadderVAE(SMALL)

@@ -108,3 +108,15 @@ def test_the_lvae_vae_comparison_on_hand_computed_values():
     assert not c["lvae_better_significant"] and not c["vae_better_significant"]
     one = compare_runs({0: lvae[0]}, {0: vae[0]}, "nats")
     assert one["n_seeds"] == 1 and not one["lvae_better_significant"]  # one pair: no test at all
+
+
+def test_the_original_preset_is_the_original_codes_settings():
+    from types import SimpleNamespace
+
+    ds = SimpleNamespace(train_x=np.zeros((4, 784), np.float32), likelihood="bernoulli", dynamic_binarize=True)
+    original = ValidateConfig(preset="original", kl="sample")
+    m, t = original.model_config(ds), original.train_config(ds)
+    assert (m.head_batch_norm, m.kl, m.init, m.output_eps) == (True, "sample", "glorot_normal", 1e-5)
+    assert (t.lr, t.grad_clip, t.clip_value) == (2e-3, 4.0, 0.9)
+    paper = ValidateConfig(kl="sample").model_config(ds)
+    assert (paper.head_batch_norm, paper.init, paper.output_eps) == (False, "torch", 0.0)
