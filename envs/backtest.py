@@ -387,7 +387,12 @@ def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
     runs += baseline_runs(cfg, baseline_feats, prices)
     names = list(dict.fromkeys(r.name for r in runs))
     digest, key = _data_hash(b), runlog.run_key(config_dict(cfg))
-    n_trials = runlog.count_with(cfg.run_log, digest, key, names)
+    from envs.verdict import selection_looks
+
+    looks = selection_looks(names, cfg.n_checkpoints)
+    # the rows' DSR deflates test Sharpes: the trials are the configurations compared there, not the checkpoints
+    # chosen on validation; the log records those looks for the verdict's selection stage (here and in later runs)
+    n_trials = runlog.count_with(cfg.run_log, digest, key, names, trials=looks, weighted=False)
     rows = aggregate(runs, n_trials)
     dates = {p: np.asarray(b.dates[periods[p].rows]) for p in ("valid", "test")}
     report = Report(
@@ -396,7 +401,7 @@ def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
         verdict=backtest_verdict(cfg, runs, dates, n_trials),
     )  # fmt: skip
     write_report(report)
-    runlog.record_trials(cfg.run_log, digest, key, names, source="backtest")
+    runlog.record_trials(cfg.run_log, digest, key, names, source="backtest", trials=looks)
     return report
 
 

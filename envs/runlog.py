@@ -81,8 +81,21 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
 
 
 def _logged(path: str | Path, data_hash: str) -> dict[tuple[str, str], int]:
-    """(run, configuration) -> its trials, for every record of ``data_hash``."""
-    return {(r["run"], r["config"]): r.get("trials", 1) for r in read_log(path) if r["data"] == data_hash}
+    """(run, configuration) -> its trials, for every record of ``data_hash`` (the most any of its lines says)."""
+    out: dict[tuple[str, str], int] = {}
+    for r in read_log(path):
+        if r["data"] == data_hash:
+            key = (r["run"], r["config"])
+            out[key] = max(out.get(key, 0), r.get("trials", 1))
+    return out
+
+
+def _merged(logged: dict[tuple[str, str], int], run: str, configs: list[str], trials: Mapping[str, int] | None):
+    """The log once ``run``'s ``configs`` are recorded: a pair counts the most trials it was ever recorded with."""
+    total = dict(logged)
+    for c in dict.fromkeys(configs):
+        total[(run, c)] = max(total.get((run, c), 0), _trials(trials, c))
+    return total
 
 
 def count_trials(path: str | Path, data_hash: str) -> int:
@@ -97,23 +110,25 @@ def count_with(
     configs: list[str],
     keep: Callable[[str], bool] | None = None,
     trials: Mapping[str, int] | None = None,
+    weighted: bool = True,
 ) -> int:
     """What :func:`count_trials` will be once ``run``'s ``configs`` are recorded with ``trials`` (nothing is
     written); with ``keep``, only the logged configurations it accepts count (e.g. the searched ones, not fixed
-    benchmarks)."""
-    total = _logged(path, data_hash) | {(run, c): _trials(trials, c) for c in configs}
-    return sum(n for (_, c), n in total.items() if keep is None or keep(c))
+    benchmarks); unweighted, each (run, configuration) counts once, whatever its looks at validation data."""
+    total = _merged(_logged(path, data_hash), run, configs, trials)
+    return sum(n if weighted else 1 for (_, c), n in total.items() if keep is None or keep(c))
 
 
 def record_trials(
     path: str | Path, data_hash: str, run: str, configs: list[str], source: str, trials: Mapping[str, int] | None = None
 ) -> int:
-    """Append the configurations of ``run`` not yet logged for ``data_hash``, each with its ``trials`` (1 where
-    not given); return the new total count."""
+    """Append a line for each configuration of ``run`` not yet logged for ``data_hash``, or logged with fewer
+    ``trials`` (1 where not given; lines are never rewritten, the most counts); return the new total count."""
     p = Path(path)
     seen = _logged(p, data_hash)
+    total = _merged(seen, run, configs, trials)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    new = {c: _trials(trials, c) for c in dict.fromkeys(configs) if (run, c) not in seen}
+    new = {c: n for (r, c), n in total.items() if r == run and n > seen.get((r, c), 0)}
     if new:
         lines = [
             json.dumps({"data": data_hash, "run": run, "config": c, "source": source, "time": now, "trials": n})
@@ -122,7 +137,7 @@ def record_trials(
         p.parent.mkdir(parents=True, exist_ok=True)
         with p.open("a") as f:
             f.write("\n".join(lines) + "\n")
-    return sum(seen.values()) + sum(new.values())
+    return sum(total.values())
 
 
 def _trials(trials: Mapping[str, int] | None, config: str) -> int:

@@ -372,7 +372,8 @@ def _dsr(
     selected = names[best]
     matrix = np.stack([_seed_mean(stage[c]) for c in names], axis=1)  # (T, N), for the trials' correlation
     n_run = len(names)
-    n_looked = sum((looks or {}).get(c, 1) for c in names)
+    # checkpoints and penalties were chosen on validation: a selection on the test blocks is one look each
+    n_looked = sum((looks or {}).get(c, 1) for c in names) if by_valid else n_run
     n_trials = max(n_looked, n_logged or 0)
     rho = mean_correlation(matrix)
     n_eff = effective_trials(n_trials, rho)
@@ -392,6 +393,8 @@ def _psr(sr: float, sr0: float, r: np.ndarray) -> float:
     """Probabilistic Sharpe ratio of a per-day ``sr`` against ``sr0``, higher moments from the returns ``r``."""
     from scipy import stats
 
+    if np.std(r) <= inf.TINY_SD:  # flat returns (a candidate that stayed out): no higher moments, take the normal's
+        return probabilistic_sharpe(float(sr), sr0, len(r), 0.0, 3.0)
     return probabilistic_sharpe(float(sr), sr0, len(r), float(stats.skew(r)), float(stats.kurtosis(r, fisher=False)))
 
 

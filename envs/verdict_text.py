@@ -130,12 +130,17 @@ def dsr_paragraph(v: Verdict) -> str | None:
     if d is None:
         return None
     stage = "validation" if d.selected_by == "validation Sharpe" else "test"
+    this_run = f"{d.n_run} in this run"
+    if stage == "validation":
+        this_run = (
+            f"{d.n_looked} in this run: {d.n_run} agents and probes, each the best of its checkpoints or penalties on "
+            "validation"
+        )
     text = (
         f"Deflated Sharpe ratio of the selection ({d.selected}, the best {stage} Sharpe at {_cost(d.cost_bps)} among "
         f"the agents and probes, mean over seeds): {stage} Sharpe {_f(d.sharpe)} against an expected maximum of "
         f"{_f(d.sr0)} for "
-        f"{d.n_trials} trials on this data ({d.n_looked} in this run: {d.n_run} agents and probes, each the best of "
-        f"its checkpoints or penalties on validation; effective "
+        f"{d.n_trials} trials on this data ({this_run}; effective "
         f"{d.n_effective:.1f} at mean correlation {_f(d.rho, '{:.2f}')}), DSR = {_f(d.value, '{:.2f}')}"
     )
     if math.isfinite(d.value) and d.value >= 1 - v.config.alpha:

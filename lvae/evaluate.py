@@ -133,10 +133,14 @@ def recalibrate_batch_norm(
         m.reset_running_stats()
         m.momentum = None  # cumulative average: with one batch, that batch's statistics
     model.train()
-    devices = list(range(torch.cuda.device_count())) if x.device.type == "cuda" else []
+    on_cuda = x.device.type == "cuda"
     try:
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
+        # fork every state that is seeded: on a CPU only the CPU's, whatever devices the machine has
+        with torch.random.fork_rng(devices=list(range(torch.cuda.device_count())) if on_cuda else []):
+            if on_cuda:
+                torch.manual_seed(seed)
+            else:
+                torch.default_generator.manual_seed(seed)
             for batch in batches:
                 model(batch)
     finally:

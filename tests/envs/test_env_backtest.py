@@ -86,6 +86,10 @@ def test_tiny_end_to_end_backtest(fake_build, tmp_path):
     report = run_backtest(cfg, build=fake_build)
     assert list(report.rows) == ["ppo/lvae", "ppo/pca", "buy_and_hold", "cash", "random"]
     assert report.n_trials == 5  # the rows compared on this data: the run log had none before
+    # the log keeps each agent's looks at validation (2 checkpoints), which the verdict's selection counts
+    logged = {json.loads(line)["config"]: json.loads(line)["trials"] for line in open(tmp_path / "trials.jsonl")}
+    assert logged == {"ppo/lvae": 2, "ppo/pca": 2, "buy_and_hold": 1, "cash": 1, "random": 1}
+    assert (report.verdict.dsr.n_looked, report.verdict.dsr.n_trials) == (4, 5)
     assert {(c.a, c.b) for c in report.verdict.comparisons} == {("ppo/lvae", "ppo/pca"), ("ppo/lvae", "buy_and_hold")}
     run = next(r for r in report.runs if r.name == "ppo/pca")
     model = PPO.load(run.model_path)

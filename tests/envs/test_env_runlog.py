@@ -57,13 +57,19 @@ def test_trials_weigh_each_configuration_by_its_looks_at_validation_data(tmp_pat
     assert runlog.count_with(log, "d", "r1", ["ppo/lvae", "probe/lvae", "cash"], trials=looks) == 11
     assert runlog.record_trials(log, "d", "r1", ["ppo/lvae", "probe/lvae", "cash"], "walkforward", looks) == 11
     assert [r["trials"] for r in runlog.read_log(log)] == [4, 6, 1]
-    # a rerun of r1 adds nothing, whatever it says now; a record written before trials existed counts 1
-    assert runlog.record_trials(log, "d", "r1", ["ppo/lvae"], "walkforward", {"ppo/lvae": 8}) == 11
+    # a rerun of r1 with as many looks or fewer adds nothing; with more, one line, and the most counts
+    first = log.read_bytes()
+    assert runlog.record_trials(log, "d", "r1", ["ppo/lvae", "probe/lvae"], "walkforward", {"ppo/lvae": 2}) == 11
+    assert log.read_bytes() == first
+    assert runlog.count_with(log, "d", "r1", ["ppo/lvae"], trials={"ppo/lvae": 8}) == 15
+    assert runlog.record_trials(log, "d", "r1", ["ppo/lvae"], "walkforward", {"ppo/lvae": 8}) == 15
+    assert runlog.count_trials(log, "d") == 15 and len(log.read_text().splitlines()) == 4
+    # a record written before trials existed counts 1
     with log.open("a") as f:
         f.write('{"data": "d", "run": "r0", "config": "ppo/raw"}\n')
-    assert runlog.count_trials(log, "d") == 12
-    assert runlog.count_with(log, "d", "r2", ["ppo/vae"], keep=lambda c: "/" in c, trials={"ppo/vae": 2}) == 13
+    assert runlog.count_trials(log, "d") == 16
+    assert runlog.count_with(log, "d", "r2", ["ppo/vae"], keep=lambda c: "/" in c, trials={"ppo/vae": 2}) == 17
     with log.open("a") as f:
         f.write('{"data": "d", "run": "r3", "config": "ppo/raw", "trials": 0}\n')
-    with pytest.raises(ValueError, match=":5: trials must be"):
+    with pytest.raises(ValueError, match=":6: trials must be"):
         runlog.count_trials(log, "d")

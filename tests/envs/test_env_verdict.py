@@ -161,6 +161,15 @@ def test_a_candidate_flat_on_validation_keeps_the_selection_on_validation():
     df.loc[df.config == "probe/raw", "net_return"] = df.loc[df.config == "probe/raw", "rf"]
     v = compute_verdict(test, to_panel(check_panel(df)), FAST, None)
     assert v.dsr.selected_by == "validation Sharpe" and v.dsr.selected == "ppo/lvae" and v.dsr.n_run == 8
+    # when every other candidate loses on validation, the flat one is the pick, and its DSR is still a number
+    losing = synthetic_panel({c: -0.003 for c in test.configs if c != "probe/raw"}, seed=100)
+    losing.loc[losing.config == "probe/raw", "net_return"] = losing.loc[losing.config == "probe/raw", "rf"]
+    w = compute_verdict(test, to_panel(check_panel(losing)), FAST, None, selection_looks(test.configs, 4))
+    assert w.dsr.selected == "probe/raw" and w.dsr.sharpe == 0.0 and 0.0 <= w.dsr.value < 0.5
+    # without validation blocks the pick is on the test blocks: checkpoints and penalties were not chosen there
+    t = compute_verdict(test, None, FAST, None, selection_looks(test.configs, 4))
+    assert t.dsr.selected_by.startswith("test Sharpe") and (t.dsr.n_looked, t.dsr.n_trials) == (8, 8)
+    assert "(8 in this run;" in next(p for p in t.paragraphs if p.startswith("Deflated"))
 
 
 def test_bad_input_is_refused_before_anything_is_written(tmp_path):

@@ -24,10 +24,14 @@ def test_the_compiled_variant_against_fp32_on_mnist(shared_datasets, tmp_path):
     precision.main([*argv, "--device", "cpu", "--variants", "compiled"])
     doc = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert set(doc["runs"]) == {"fp32", "compiled"}
-    # the same noise and data: the compiled run is the fp32 run up to rounding, far inside the seed spread
+    # the same noise and data: the compiled run is the fp32 run up to rounding. Each seed's difference is within
+    # its sampling noise and inside the 0.05 nats the project allows a precision variant; the seed spread (itself
+    # an estimate with a standard error of half its size here) is ten times any of them
     spread = abs(doc["fp32_seed_spread"]["mean"])
     for diff in doc["compiled_minus_fp32"].values():
-        assert abs(diff["mean"]) <= 3 * diff["se"] + 1e-4 and abs(diff["mean"]) < spread / 100
+        assert (
+            abs(diff["mean"]) <= 3 * diff["se"] + 1e-4 and abs(diff["mean"]) < 0.05 and abs(diff["mean"]) < spread / 10
+        )
     assert "compiled - fp32" in (tmp_path / "out" / "summary.md").read_text()
 
 
