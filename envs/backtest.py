@@ -347,14 +347,16 @@ def runs_frame(runs: list[Run], dates: dict[str, np.ndarray], cost_bps: float, s
     return pd.concat(frames, ignore_index=True)
 
 
-def backtest_verdict(cfg: BacktestConfig, runs: list[Run], dates: dict[str, np.ndarray], n_trials: int) -> Any:
-    """The verdict of the test paths (paired tests, SPA, MCS, PBO, DSR), as for a one-fold walk-forward."""
+def backtest_verdict(
+    cfg: BacktestConfig, runs: list[Run], dates: dict[str, np.ndarray], n_trials: int, looks: dict[str, int]
+) -> Any:
+    """The verdict of the test paths (paired tests, SPA, MCS, PBO, DSR), as for a one-fold walk-forward;
+    ``looks``: each agent's checkpoints compared on validation."""
     from envs.panel import check_panel, to_panel
-    from envs.verdict import VerdictConfig, compute_verdict, selection_looks
+    from envs.verdict import VerdictConfig, compute_verdict
 
     panels = [to_panel(check_panel(runs_frame(runs, dates, cfg.cost_bps, s), s)) for s in ("test", "valid")]
     vcfg = VerdictConfig(headline_cost_bps=cfg.cost_bps, run_log=cfg.run_log, pbo_blocks=8)
-    looks = selection_looks(list(dict.fromkeys(r.name for r in runs)), cfg.n_checkpoints)
     return compute_verdict(panels[0], panels[1], vcfg, n_trials, looks)
 
 
@@ -398,7 +400,7 @@ def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
     report = Report(
         root=root, config=cfg, build_root=Path(b.root), rows=rows, runs=runs, test_dates=dates["test"],
         n_trials=n_trials, wall_s=time.perf_counter() - t0, n_effective=dsr_trials(runs, names, n_trials)[0],
-        verdict=backtest_verdict(cfg, runs, dates, n_trials),
+        verdict=backtest_verdict(cfg, runs, dates, n_trials, looks),
     )  # fmt: skip
     write_report(report)
     runlog.record_trials(cfg.run_log, digest, key, names, source="backtest", trials=looks)

@@ -103,6 +103,7 @@ def recalibrate_batch_norm(
     batch_size: int | None = None,
     binarize: bool = False,
     seed: int = 0,
+    shuffle: bool = True,
 ) -> None:
     """Set every batch norm's test statistics from one pass of the whole of `x` in one batch, as the original code
     did (one call of its collect function on the training set): each layer gets its exact mean and variance over
@@ -110,8 +111,9 @@ def recalibrate_batch_norm(
 
     `batch_size` bounds the memory instead: the statistics are then the average of per-batch statistics over a
     seeded permutation of `x` (an approximation that misses the variance between batches; in stored order a sorted
-    set such as OMNIGLOT's would give batches of a few alphabets each and miss far more). The binarisation, the
-    permutation and the pass's latent noise are drawn from `seed`; the global random state is left as it was.
+    set such as OMNIGLOT's would give batches of a few alphabets each and miss far more: `shuffle=False`, how this
+    project scored before, kept to measure that). The binarisation, the permutation and the pass's latent noise are
+    drawn from `seed`; the global random state is left as it was.
     """
     norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
     if not norms:
@@ -124,7 +126,8 @@ def recalibrate_batch_norm(
         x = torch.bernoulli(x, generator=gen)
     batches = [x]
     if batch_size is not None and batch_size < x.shape[0]:
-        x = x[torch.randperm(x.shape[0], generator=gen, device=x.device)]
+        if shuffle:
+            x = x[torch.randperm(x.shape[0], generator=gen, device=x.device)]
         # a last batch of one row cannot be normalised in training mode: it joins the one before
         starts = [s for s in range(0, x.shape[0], batch_size) if x.shape[0] - s > 1]
         batches = [x[a:b] for a, b in zip(starts, [*starts[1:], x.shape[0]], strict=True)]

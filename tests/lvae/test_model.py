@@ -111,6 +111,9 @@ def test_batch_norm_statistics_are_those_of_the_whole_set_in_one_pass(cls):
     assert all(torch.equal(a, b) for a, b in zip(stats, again, strict=True))
     recalibrate_batch_norm(model, x, batch_size=1000, seed=3)
     assert torch.allclose(norm.running_var.double(), h.var(0), rtol=0.1)
+    # in stored order the batches average their own variances and miss the clusters' (how scoring worked before)
+    recalibrate_batch_norm(model, x, batch_size=1000, seed=3, shuffle=False)
+    assert torch.allclose(norm.running_var.double(), within, rtol=1e-4)
     assert not model.training
 
 
