@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lvae.cli import InputError
+
 RUN_LOG = "runs/trials.jsonl"
 # Settings that say where, when or how visibly a run ran, not what it tried.
 VOLATILE = frozenset(
@@ -59,7 +61,7 @@ def _settings(x: Any) -> Any:
 
 
 def read_log(path: str | Path) -> list[dict[str, Any]]:
-    """Every record of the log (empty if it does not exist); a malformed line is an error."""
+    """Every record of the log (empty if it does not exist); a malformed line is an InputError naming it."""
     p = Path(path)
     if not p.exists():
         return []
@@ -70,12 +72,12 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as e:
-            raise ValueError(f"{p}:{i}: not a JSON line ({e})") from e
+            raise InputError(f"{p}:{i}: not a JSON line ({e})") from e
         if not isinstance(rec, dict) or not {"data", "run", "config"} <= rec.keys():
-            raise ValueError(f"{p}:{i}: a record needs data, run and config")
+            raise InputError(f"{p}:{i}: a record needs data, run and config")
         n = rec.get("trials", 1)
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"{p}:{i}: trials must be a whole number >= 1, got {n!r}")
+            raise InputError(f"{p}:{i}: trials must be a whole number >= 1, got {n!r}")
         records.append(rec)
     return records
 

@@ -446,7 +446,11 @@ def load_panel(path: Path) -> Panel:
     """A checked panel from a Parquet file."""
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: a walk-forward run folder has daily_returns.parquet")
-    return to_panel(check_panel(pd.read_parquet(path), path.name))
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+        raise InputError(f"not a Parquet file ({str(err).splitlines()[0]})", str(path)) from err
+    return to_panel(check_panel(frame, path.name))
 
 
 def data_hash(doc: dict[str, Any], panel: Panel, benchmark: str = "buy_and_hold") -> str:

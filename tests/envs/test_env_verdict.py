@@ -172,7 +172,7 @@ def test_a_candidate_flat_on_validation_keeps_the_selection_on_validation():
     assert "(8 in this run;" in next(p for p in t.paragraphs if p.startswith("Deflated"))
 
 
-def test_bad_input_is_refused_before_anything_is_written(tmp_path):
+def test_bad_input_is_refused_before_anything_is_written(tmp_path, capsys):
     df = synthetic_panel({}, n_folds=2)
     root = write_run(tmp_path / "wf", df.drop(columns=["rf"]))
     before = (root / "walkforward.json").read_text(), (root / "report.md").read_text()
@@ -182,6 +182,22 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path):
     assert not (tmp_path / "t.jsonl").exists() and not list(root.glob("*.png"))
     with pytest.raises(FileNotFoundError, match="daily_returns.parquet"):
         write_verdict(tmp_path / "wf2" if (tmp_path / "wf2").mkdir() is None else None, quiet=True)
+
+    # a file that is not Parquet, and a run log with a bad line: one line each from the CLI, exit 2
+    from lvae.cli import run_cli
+
+    (tmp_path / "wf3").mkdir()
+    (tmp_path / "wf3" / "daily_returns.parquet").write_text("date,config\n")
+    good = write_run(tmp_path / "wf4", synthetic_panel({}, n_folds=2))
+    log = tmp_path / "bad.jsonl"
+    log.write_text('{"data": "d", "run": "r", "config": "ppo/lvae", "trials": "four"}\n')
+    for args, says in (([str(tmp_path / "wf3")], "not a Parquet file"),
+                       ([str(good), "--run-log", str(log), "--no-plots"], "bad.jsonl:1: trials must be")):  # fmt: skip
+        with pytest.raises(SystemExit) as exc:
+            run_cli(main, args)
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and err.count("\n") == 1 and says in err and "internal" not in err, err
+    assert not list(good.glob("*.png")) and "verdict" not in json.loads((good / "walkforward.json").read_text())
 
 
 def test_panel_checks():
