@@ -2,10 +2,12 @@
 
     python benchmarks/gpu_protocol.py --data-dir DATA --out OUT --train-seconds 400 --seeds 0 1
 
-1. Times the group step: a group of one LVAE, then the full group (every model x seed), two epochs each through
-   `lvae.train.fit_group` (CUDA graph, one stream per model); the second epoch is the measurement.
-2. Picks the epochs that fit `--train-seconds` at the measured epoch time (warm-up over a tenth of them, the
-   paper's ratio 200/2000), unless `--epochs` is given.
+1. Without `--epochs`: times the group step, a group of one LVAE, then the full group (every model x seed), two
+   epochs each through `lvae.train.fit_group` (CUDA graph, one stream per model; the second epoch is the
+   measurement), and picks the epochs that fit `--train-seconds` at that epoch time (warm-up over a tenth of
+   them, the paper's ratio 200/2000). With `--epochs` the separate timing is skipped (with `--compile` it costs
+   two compilations, a minute of a leg) and the group step is timed on the run's own epochs instead: the median
+   epoch this process trained after its first.
 3. Runs `lvae.validate` with those epochs: training, batch-norm statistics over the training set, L5000 on the
    whole test set per model, the paired LVAE-VAE comparison.
 4. Gathers what must come back from a machine that allows only a few files into OUT: summary.json (every
@@ -55,7 +57,7 @@ from lvae.checkpoint import (  # noqa: E402
 from lvae.cli import ArgumentParser, InputError, run_cli  # noqa: E402
 from lvae.datasets import load_dataset  # noqa: E402
 from lvae.train import TRAINER_VERSION, fit_group, resolve_device  # noqa: E402
-from lvae.validate import ValidateConfig, run_validation  # noqa: E402
+from lvae.validate import ValidateConfig, run_validation, stage_timing  # noqa: E402
 
 LEG_FREE = ("stop_after_seconds", "resume_from", "out", "work", "data_dir", "debug")
 """Arguments one leg of a chain may set apart from the others: its time budget and where files are on its machine."""
@@ -74,6 +76,23 @@ def group_epoch_seconds(cfg: ValidateConfig, runs: list[tuple[str, int]], ds) ->
         models, ds.train_x, tc, [s for _, s in runs], graph=graph, compile=cfg.compile, progress=False
     )
     return histories[0].seconds[1] * len(runs)  # `seconds` is the group's epoch time shared out
+
+
+def leg_timing(seconds: list[list[float]], first: int, steps: int) -> dict:
+    """The group step's time on the epochs this process trained (epoch `first` on), as `lvae.validate` times a
+    stage (`seconds[m]` is model m's history of its share of each group epoch), but leaving out the process's
+    first epoch where there are others: it captures the graph and compiles."""
+    mine = seconds[0][first:]
+    if not mine:
+        return {}
+    n = len(seconds)
+    return {
+        f"{n} models": {
+            "seconds": stage_timing(mine, n, steps)["seconds"],
+            "ms_per_group_step": stage_timing(mine[1:] or mine, n, steps)["ms_per_group_step"],
+            "epochs": len(mine),
+        }
+    }
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -170,25 +189,33 @@ def main(argv: list[str]) -> None:
     ds = load_dataset(a.dataset, data_dir=a.data_dir, limit=a.limit or None, seed=cfg.data_seed)
     steps = ds.train_x.shape[0] // cfg.train_config(ds).batch_size
     timing = {}
-    for label, runs in (("1 model (LVAE)", [("lvae", 0)]), (f"{len(cfg.runs())} models", cfg.runs())):
+    separately = [("1 model (LVAE)", [("lvae", 0)]), (f"{len(cfg.runs())} models", cfg.runs())]
+    for label, runs in [] if a.epochs else separately:  # with --epochs the run's own epochs time the step
         sec = group_epoch_seconds(cfg, runs, ds)
         timing[label] = {"epoch_seconds": sec, "ms_per_group_step": sec / steps * 1e3}
         print(f"{label}: {sec:.3f} s/epoch, {sec / steps * 1e3:.3f} ms per group step", flush=True)
-    epoch_s = timing[f"{len(cfg.runs())} models"]["epoch_seconds"]
-    epochs = a.epochs or max(2, int(a.train_seconds / (epoch_s * 1.03)))  # 3% for evaluations and checkpoints
+    if a.epochs:
+        epochs = a.epochs
+    else:  # 3% for evaluations and checkpoints
+        epochs = max(2, int(a.train_seconds / (timing[f"{len(cfg.runs())} models"]["epoch_seconds"] * 1.03)))
+    first = legs[-1]["epochs_reached"] if legs else 0
     cfg = dataclasses.replace(cfg, epochs=epochs, warmup_epochs=max(1, epochs // 10))
     print(f"training {epochs} epochs (warm-up {cfg.warmup_epochs}) for {len(cfg.runs())} models", flush=True)
     started = time.perf_counter()
     results = run_validation(cfg, progress=False, stop_after_seconds=a.stop_after_seconds)
     leg = {"argv": argv, "device": device_name, "timing": timing, "run_seconds": time.perf_counter() - started}
     if not results:
-        stop_leg(a, work, out, legs, leg, t0)
+        stop_leg(a, work, out, legs, leg, t0, first, steps)
         return
     lls = {name: np.load(work / name / "log_likelihood.npy") for name in results}
     np.savez_compressed(out / "log_likelihood.npz", **lls)
     for name in results:
         shutil.copy(work / name / "model.pt", out / f"{name}.pt")
     histories = {name: json.loads((work / name / "history.json").read_text()) for name in results}
+    if a.epochs:
+        timing = leg["timing"] = leg_timing([h["main"]["seconds"] for h in histories.values()], first, steps)
+        for label, t in timing.items():
+            print(f"{label}: {t['ms_per_group_step']:.3f} ms per group step over {t['epochs']} epochs")
     leg.update(epochs_reached=epochs, train_seconds=next(iter(results.values()))["train_seconds"])
     leg["wall_seconds"] = time.perf_counter() - t0
     legs = [*legs, leg]
@@ -216,9 +243,13 @@ def main(argv: list[str]) -> None:
     print(f"wall {summary['wall_seconds']:.0f} s")
 
 
-def stop_leg(a: argparse.Namespace, work: Path, out: Path, legs: list[dict], leg: dict, t0: float) -> None:
+def stop_leg(
+    a: argparse.Namespace, work: Path, out: Path, legs: list[dict], leg: dict, t0: float, first: int, steps: int
+) -> None:
     """Pack the checkpoints of a leg that stopped on its budget into OUT, with a summary of the legs so far."""
     reached = epochs_reached(work)
+    seconds = [load_checkpoint(p)["history"]["seconds"] for p in sorted(work.rglob(CHECKPOINT_NAME))]
+    leg["timing"] = leg_timing(seconds, first, steps)
     # run_validation's time: loading the data (a second or two), then training
     leg.update(epochs_reached=reached, train_seconds=leg["run_seconds"], wall_seconds=time.perf_counter() - t0)
     meta = {
@@ -242,6 +273,8 @@ def stop_leg(a: argparse.Namespace, work: Path, out: Path, legs: list[dict], leg
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     total = sum(sizes.values()) / 2**20
+    for label, t in leg["timing"].items():
+        print(f"{label}: {t['ms_per_group_step']:.3f} ms per group step over {t['epochs']} epochs", flush=True)
     print(
         f"stopped after epoch {reached} of {a.epochs}: {len(manifest['shards'])} shards ({total:.1f} MiB) in {out}; "
         f"the next leg: the same arguments with --resume-from a folder holding {out}'s checkpoint.* files",

@@ -235,7 +235,7 @@ def run_validation(cfg: ValidateConfig, progress: bool = True, stop_after_second
         if finetune[0].epochs_done < cfg.finetune_epochs:
             return {}
     train_seconds = time.perf_counter() - started
-    rows = _iw_rows(cfg, len(ds.test_x))
+    rows = iw_rows(cfg, len(ds.test_x))
     steps = ds.train_x.shape[0] // cfg.train_config(ds).batch_size
     everything: dict[str, dict] = {}
     per_image: dict[str, dict[int, np.ndarray]] = {"lvae": {}, "vae": {}}
@@ -293,7 +293,7 @@ def run_validation(cfg: ValidateConfig, progress: bool = True, stop_after_second
     return everything
 
 
-def _iw_rows(cfg: ValidateConfig, n: int) -> np.ndarray:
+def iw_rows(cfg: ValidateConfig, n: int) -> np.ndarray:
     """Indices of the test images scored with the IW bound: all, or a seeded random subset (test sets can be
     ordered by class, so the first N are not a fair sample)."""
     if cfg.iw_examples and cfg.iw_examples < n:

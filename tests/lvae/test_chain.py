@@ -177,6 +177,17 @@ def test_a_leg_resumes_only_shards_of_the_same_run(protocol, tmp_path):
         protocol.parse_args(["--data-dir", "d", "--out", "o", "--stop-after-seconds", "60"])
 
 
+def test_a_leg_times_the_group_step_on_its_own_epochs(protocol):
+    # two models, each recorded half the group's epoch; epochs 0-1 belong to an earlier leg, epoch 2 compiled
+    seconds = [[9.0, 9.0, 30.0, 1.0, 1.5, 1.25], [9.0, 9.0, 30.0, 1.0, 1.5, 1.25]]
+    [(label, t)] = protocol.leg_timing(seconds, 2, 250).items()
+    assert (label, t["epochs"]) == ("2 models", 4)
+    assert t["seconds"] == 67.5  # the group's training time in this leg
+    assert t["ms_per_group_step"] == 10.0  # the median group epoch after the compiling one, 2.5 s, over 250 steps
+    assert protocol.leg_timing(seconds, 5, 250)["2 models"]["ms_per_group_step"] == 10.0  # one epoch: that one
+    assert protocol.leg_timing(seconds, 6, 250) == {}  # nothing trained in this process
+
+
 @pytest.mark.slow
 def test_the_protocol_as_a_chain_of_legs_on_mnist(protocol, shared_datasets, tmp_path):
     """Two legs of benchmarks/gpu_protocol.py end with the weights of one run; the shards fit the transfer."""
@@ -190,6 +201,7 @@ def test_the_protocol_as_a_chain_of_legs_on_mnist(protocol, shared_datasets, tmp
     protocol.main(_argv(shared_datasets, tmp_path / "straight"))
     summary = json.loads((tmp_path / "leg2" / "summary.json").read_text())
     assert [leg["epochs_reached"] for leg in summary["legs"]] == [1, 3]
+    assert [leg["timing"]["2 models"]["epochs"] for leg in summary["legs"]] == [1, 2]
     for name in ("lvae-s0.pt", "vae-s0.pt"):
         a, b = load_model(tmp_path / "leg2" / name), load_model(tmp_path / "straight" / name)
         sa, sb = a.state_dict(), b.state_dict()
