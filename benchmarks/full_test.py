@@ -29,6 +29,7 @@ import json
 import shutil
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -52,15 +53,22 @@ def _sha256(x: np.ndarray) -> str:
 
 
 def pack(run: Path, dest: Path, data_dir: str | None = None) -> dict:
-    """Write the run's models and binarised test set into `dest`; the pack's description."""
-    from benchmarks.generalisation_gap import run_config  # here only: it reads the run with scipy-free code
+    """Write the run's models and binarised test set into `dest` (a new folder); the pack's description."""
+    from benchmarks.generalisation_gap import run_config  # here only: the run's reader
     from lvae.validate import iw_rows
 
-    cfg, results = run_config(run, data_dir)
+    if dest.exists():
+        raise InputError("already exists; give a new folder", str(dest))
+    try:
+        cfg, results = run_config(run, data_dir)
+    except SystemExit as err:  # the run reader's one-line error
+        raise InputError(str(err).removeprefix("error: "), str(run)) from None
     if (run / "summary.json").exists():
         raise InputError("a benchmarks/gpu_protocol.py run is already scored on the whole test set", str(run))
     if scored := [n for n, r in results.items() if r["iw_examples"] >= r["test_examples"]]:
         raise InputError(f"{', '.join(scored)} already scored on every test image", str(run))
+    if missing := [n for n in results if not (run / n / "model.pt").is_file()]:
+        raise InputError(f"no model.pt for {', '.join(missing)}", str(run))
     ds = cfg.load_data()
     x = ds.test_x
     if not np.isin(x, (0.0, 1.0)).all():
@@ -68,12 +76,7 @@ def pack(run: Path, dest: Path, data_dir: str | None = None) -> dict:
     rows = iw_rows(cfg, len(x))
     if {r["iw_examples"] for r in results.values()} != {len(rows)}:
         raise InputError(f"the run's subsets are not the {len(rows)} rows its config gives", str(run))
-    dest.mkdir(parents=True, exist_ok=True)
     bits = x.astype(np.uint8)
-    subset = {name: np.load(run / name / "log_likelihood.npy") for name in results}
-    np.savez_compressed(dest / TEST_NAME, bits=np.packbits(bits, axis=1), rows=rows, **subset)
-    for name in results:
-        shutil.copy(run / name / "model.pt", dest / f"{name}.pt")
     meta = {
         "run": str(run),
         "dataset": cfg.dataset,
@@ -83,7 +86,19 @@ def pack(run: Path, dest: Path, data_dir: str | None = None) -> dict:
         "data_seed": cfg.data_seed,
         "models": {name: {"model": r["model"], "seed": r["seed"]} for name, r in results.items()},
     }
-    (dest / PACK_NAME).write_text(json.dumps(meta, indent=1) + "\n")
+    tmp = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        subset = {name: np.load(run / name / "log_likelihood.npy") for name in results}
+        np.savez_compressed(tmp / TEST_NAME, bits=np.packbits(bits, axis=1), rows=rows, **subset)
+        for name in results:
+            shutil.copy(run / name / "model.pt", tmp / f"{name}.pt")
+        (tmp / PACK_NAME).write_text(json.dumps(meta, indent=1) + "\n")
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return meta
 
 
@@ -95,7 +110,7 @@ def read_pack(pack_dir: Path) -> tuple[dict, np.ndarray, np.ndarray, dict[str, n
             n, d = meta["shape"]
             bits = np.unpackbits(z["bits"], axis=1, count=d)
             rows, subset = z["rows"], {name: z[name] for name in meta["models"]}
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
         raise InputError(f"not a pack of benchmarks/full_test.py ({err})", str(pack_dir)) from err
     if bits.shape != (n, d) or _sha256(bits) != meta["sha256"]:
         raise InputError("the packed test set does not match its sha256", str(pack_dir / TEST_NAME))
@@ -106,8 +121,13 @@ def score(pack_dir: Path, out: Path, device: str = "auto", progress: bool = True
     """L_K of every packed model on every test image; writes OUT/full_test.npz and OUT/full_test.json."""
     meta, x, rows, subset = read_pack(pack_dir)
     dev = resolve_device(device)
-    out.mkdir(parents=True, exist_ok=True)
-    lls, models = {}, {}
+    for name in meta["models"]:  # every model readable before any is scored
+        try:
+            load_model(pack_dir / f"{name}.pt")
+        except Exception as err:  # a damaged file: torch raises several kinds
+            where = str(pack_dir / f"{name}.pt")
+            raise InputError(f"cannot read the model ({type(err).__name__}: {err})", where) from err
+    lls, scored = {}, {}
     for name, m in meta["models"].items():
         torch.manual_seed(meta["data_seed"])  # then load and score: a rerun on one device gives the same figures
         model = load_model(pack_dir / f"{name}.pt").to(dev)
@@ -116,57 +136,89 @@ def score(pack_dir: Path, out: Path, device: str = "auto", progress: bool = True
         seconds = time.perf_counter() - began
         lls[name] = ll.astype(np.float32)
         diff, se = paired_difference(ll[rows], subset[name])
-        models[name] = {
+        scored[name] = {
             **m,
             "test_log_likelihood": float(ll.astype(np.float64).mean()),
-            "test_log_likelihood_stderr": float(ll.std(ddof=1) / np.sqrt(len(ll))),
+            "test_log_likelihood_stderr": float(ll.astype(np.float64).std(ddof=1) / np.sqrt(len(ll))),
             "seconds": round(seconds, 2),
             # the same images and model, other samples: Monte Carlo noise of the K-sample estimate only
             "subset_check": {"rows": len(rows), "new_minus_run": diff, "paired_se": se},
         }
         print(
-            f"{name}: L{meta['iw_samples']} {models[name]['test_log_likelihood']:.3f} on {len(x)} images "
+            f"{name}: L{meta['iw_samples']} {scored[name]['test_log_likelihood']:.3f} on {len(x)} images "
             f"({seconds:.1f} s); on the run's {len(rows)} rows, new - run = {diff:+.4f} ± {se:.4f}",
             flush=True,
         )
     summary = {
         "run": meta["run"],
+        "sha256": meta["sha256"],
         "iw_samples": meta["iw_samples"],
         "test_examples": len(x),
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
         "torch": torch.__version__,
-        "models": models,
+        "models": scored,
     }
+    out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / SCORES, **lls)
     (out / SUMMARY).write_text(json.dumps(summary, indent=1) + "\n")
     return summary
 
 
-def merge(run: Path, scored: Path, new: Path) -> dict:
+AGREEMENT = 6.0
+"""Paired standard errors within which a model's new scores on the run's own subset must agree with the run's:
+the same images and model differ only by the K-sample estimator's noise; another model differs by far more."""
+
+
+def merge(run: Path, scored: Path, new: Path) -> dict | None:
     """Copy `run` into `new` with the whole test set's scores from `scored`; the new comparison (or None)."""
-    from lvae.validate import compare_runs, comparison_table
+    from benchmarks.generalisation_gap import run_config
+    from lvae.validate import compare_runs, comparison_table, iw_rows, results_table
 
     try:
         summary = json.loads((scored / SUMMARY).read_text())
         with np.load(scored / SCORES) as z:
             lls = {name: z[name] for name in summary["models"]}
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
         raise InputError(f"no scores of benchmarks/full_test.py ({err})", str(scored)) from err
-    names = sorted(p.parent.name for p in run.glob("*/results.json"))
-    if names != sorted(lls):
-        raise InputError(f"the scores are of {sorted(lls)}, the run holds {names}", str(scored))
     if new.exists():
         raise InputError("already exists; give a new folder", str(new))
+    try:
+        cfg, results = run_config(run)
+    except SystemExit as err:  # the run reader's one-line error
+        raise InputError(str(err).removeprefix("error: "), str(run)) from None
+    if sorted(results) != sorted(lls):
+        raise InputError(f"the scores are of {sorted(lls)}, the run holds {sorted(results)}", str(scored))
+    for name, r in results.items():
+        ll, theirs = lls[name], np.load(run / name / "log_likelihood.npy")
+        if summary["iw_samples"] != r["iw_samples"] or len(ll) != r["test_examples"]:
+            raise InputError(
+                f"{name}: scores of L{summary['iw_samples']} on {len(ll)} images, the run has L{r['iw_samples']} "
+                f"on {r['test_examples']}",
+                str(scored),
+            )
+        diff, se = paired_difference(ll[iw_rows(cfg, len(ll))], theirs)
+        if abs(diff) > AGREEMENT * se:
+            raise InputError(
+                f"{name}: on the run's own {len(theirs)} images the scores differ from the run's by {diff:+.3f} "
+                f"± {se:.3f} nats: not this run's models or test set",
+                str(scored),
+            )
     tmp = new.with_name(new.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        comparison = _merge_into(tmp, run, results, lls, summary, compare_runs, comparison_table, results_table)
+        tmp.rename(new)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return comparison
+
+
+def _merge_into(tmp, run, results, lls, summary, compare_runs, comparison_table, results_table) -> dict | None:
     shutil.copytree(run, tmp, ignore=shutil.ignore_patterns("checkpoints*"))
     per_image: dict[str, dict[int, np.ndarray]] = {"lvae": {}, "vae": {}}
-    results = {}
-    for name in names:
-        r = json.loads((tmp / name / "results.json").read_text())
+    for name, r in results.items():
         ll, s = lls[name], summary["models"][name]
-        if len(ll) != r["test_examples"]:
-            raise InputError(f"{name}: {len(ll)} scores for {r['test_examples']} test images", str(scored))
         r.update(
             test_log_likelihood=s["test_log_likelihood"],
             test_log_likelihood_stderr=s["test_log_likelihood_stderr"],
@@ -177,18 +229,24 @@ def merge(run: Path, scored: Path, new: Path) -> dict:
         )
         r["config"]["iw_examples"] = 0
         (tmp / name / "results.json").write_text(json.dumps(r, indent=2))
+        (tmp / name / "results.md").write_text(results_table(r))
         np.save(tmp / name / "log_likelihood.npy", ll)
         per_image[r["model"]][r["seed"]] = ll
-        results[name] = r
     comparison = None
     if per_image["lvae"] and per_image["vae"]:
-        comparison = compare_runs(
-            per_image["lvae"], per_image["vae"], f"L{summary['iw_samples']} test log-likelihood (nats)"
-        )
+        metric = f"L{summary['iw_samples']} test log-likelihood (nats)"
+        comparison = compare_runs(per_image["lvae"], per_image["vae"], metric)
         (tmp / "comparison.json").write_text(json.dumps(comparison, indent=2))
         (tmp / "comparison.md").write_text(comparison_table(comparison, results))
-    shutil.copy(scored / SUMMARY, tmp / SUMMARY)
-    tmp.rename(new)
+    gap = tmp / "generalisation.json"
+    if gap.exists():  # its training side stands; its test side is now the whole set
+        g = json.loads(gap.read_text())
+        for name, m in g["models"].items():
+            m.update(test_log_likelihood=results[name]["test_log_likelihood"])
+            m["gap"] = m["train_log_likelihood"] - m["test_log_likelihood"]
+        g["test_subset"] = "all"
+        gap.write_text(json.dumps(g, indent=2) + "\n")
+    (tmp / SUMMARY).write_text(json.dumps(summary, indent=1) + "\n")
     return comparison
 
 

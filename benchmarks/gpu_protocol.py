@@ -86,10 +86,12 @@ def leg_timing(seconds: list[list[float]], first: int, steps: int) -> dict:
     if not mine:
         return {}
     n = len(seconds)
+    timed = mine[1:] or mine
     return {
-        f"{n} models": {
+        f"{n} model{'s' if n > 1 else ''}": {
             "seconds": stage_timing(mine, n, steps)["seconds"],
-            "ms_per_group_step": stage_timing(mine[1:] or mine, n, steps)["ms_per_group_step"],
+            "epoch_seconds": float(np.median(timed)) * n,
+            "ms_per_group_step": stage_timing(timed, n, steps)["ms_per_group_step"],
             "epochs": len(mine),
         }
     }

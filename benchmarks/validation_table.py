@@ -134,7 +134,8 @@ def section(results: dict[str, dict], comparison: dict | None, timing: dict | No
         + f"L{r0['iw_samples']} on "
         + (f"all {r0['test_examples']}" if r0["iw_subset"] == "all" else r0["iw_subset"])
         + f" test images (one binarisation, seed "
-        f"{cfg['data_seed']}, shared by every model); ELBO, KL and active units on all of them.",
+        f"{cfg['data_seed']}, shared by every model); ELBO, KL and active units on all of them."
+        + (f" L{r0['iw_samples']} scored afterwards on {r0['iw_scored_on']}." if r0.get("iw_scored_on") else ""),
         "",
         f"| model | seed | epochs | L{r0['iw_samples']} log p(x) | test ELBO | KL per layer z1..zL | active units |",
         "|---|---|---|---|---|---|---|",
@@ -165,7 +166,13 @@ def section(results: dict[str, dict], comparison: dict | None, timing: dict | No
             f"{comparison_verdict(c)}.",
         ]
     if timing:
-        lines += ["", "Group step time measured in the same run (second of two epochs, CUDA graph, fp32):", ""]
+        how = (
+            "the median of the epochs each leg trained, after its first"
+            if any("epochs" in v for v in timing.values())
+            else "second of two epochs"
+        )
+        step = "CUDA graph, compiled step" if cfg.get("compile") else "CUDA graph, fp32"
+        lines += ["", f"Group step time measured in the same run ({how}, {step}):", ""]
         lines += ["| group | s / epoch | ms / group step |", "|---|---|---|"]
         lines += [f"| {k} | {v['epoch_seconds']:.3f} | {v['ms_per_group_step']:.2f} |" for k, v in timing.items()]
     lines += ["", f"Machine: {r0['machine']}, {r0['device']}, torch {r0['torch']}. Command:", "", f"    {command}"]

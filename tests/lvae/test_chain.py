@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.validation_table import load_runs, section
 from lvae import HierarchicalVAE, LadderVAE, LVAEConfig, TrainConfig
 from lvae.checkpoint import MANIFEST_NAME, SHARD_BYTES, load_model, pack_checkpoints, unpack_checkpoints
 from lvae.cli import InputError
@@ -184,6 +185,8 @@ def test_a_leg_times_the_group_step_on_its_own_epochs(protocol):
     assert (label, t["epochs"]) == ("2 models", 4)
     assert t["seconds"] == 67.5  # the group's training time in this leg
     assert t["ms_per_group_step"] == 10.0  # the median group epoch after the compiling one, 2.5 s, over 250 steps
+    assert t["epoch_seconds"] == 2.5
+    assert list(protocol.leg_timing(seconds[:1], 2, 250)) == ["1 model"]
     assert protocol.leg_timing(seconds, 5, 250)["2 models"]["ms_per_group_step"] == 10.0  # one epoch: that one
     assert protocol.leg_timing(seconds, 6, 250) == {}  # nothing trained in this process
 
@@ -206,6 +209,11 @@ def test_the_protocol_as_a_chain_of_legs_on_mnist(protocol, shared_datasets, tmp
         a, b = load_model(tmp_path / "leg2" / name), load_model(tmp_path / "straight" / name)
         sa, sb = a.state_dict(), b.state_dict()
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    # the chain's last leg is a run validation_table renders, its step time from the leg's own epochs
+    results, comparison, timing = load_runs([tmp_path / "leg2"])
+    assert "median of the epochs each leg trained, after its first, CUDA graph, fp32" in section(
+        results, comparison, timing, "cmd"
+    )
     straight = json.loads((tmp_path / "straight" / "summary.json").read_text())
     for name in ("lvae-s0", "vae-s0"):
         assert summary["results"][name]["test_log_likelihood"] == straight["results"][name]["test_log_likelihood"]
