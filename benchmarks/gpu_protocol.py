@@ -202,7 +202,8 @@ def main(argv: list[str]) -> None:
         epochs = max(2, int(a.train_seconds / (timing[f"{len(cfg.runs())} models"]["epoch_seconds"] * 1.03)))
     first = legs[-1]["epochs_reached"] if legs else 0
     cfg = dataclasses.replace(cfg, epochs=epochs, warmup_epochs=max(1, epochs // 10))
-    print(f"training {epochs} epochs (warm-up {cfg.warmup_epochs}) for {len(cfg.runs())} models", flush=True)
+    group = f"{len(cfg.runs())} model{'s' if len(cfg.runs()) > 1 else ''}"
+    print(f"training {epochs} epochs (warm-up {cfg.warmup_epochs}) for {group}", flush=True)
     started = time.perf_counter()
     results = run_validation(cfg, progress=False, stop_after_seconds=a.stop_after_seconds)
     leg = {"argv": argv, "device": device_name, "timing": timing, "run_seconds": time.perf_counter() - started}
