@@ -44,3 +44,35 @@ def test_the_gpu_check_passes_on_the_eager_step(tmp_path):
     assert 0 < checks["compiled"]["elbo_max_abs_diff"] <= 0.01  # other rounding, the same noise
     assert checks["skip"]["max_abs_diff"] == 0.0
     assert checks["pools"]["storages_per_model_each_epoch"] == [[2, 2], [2, 2]]
+
+
+def test_the_stacked_step_is_the_models_own_steps(tmp_path):
+    stacked_step = _script("stacked_step")
+    for kind in ("lvae", "vae"):
+        d = stacked_step.check(kind)["relative_difference"]
+        assert d["loss"] < 1e-6 and d["gradients"] < 1e-4 and d["statistics"] < 1e-6  # float32 rounding
+    # one whole step (each seed's norm clipped on its own, Adam) moves seed k's weights as model k's own step does
+    import copy
+
+    import torch
+    from torch.nn.utils import clip_grad_norm_
+
+    from lvae import TrainConfig
+    from lvae.objectives import warmup_loss
+
+    cfg = TrainConfig(grad_clip=1.0)  # below the first step's norms, so the clipping is exercised
+    models = stacked_step.build("lvae", [0, 1], torch.device("cpu"))
+    own = copy.deepcopy(models)
+    stacked = stacked_step.Stacked(models, cfg)
+    x = torch.bernoulli(0.26 * torch.rand(2, 64, 784, generator=torch.Generator().manual_seed(1)))
+    stacked.step(x, 1.0, sample=False)
+    for i, m in enumerate(own):
+        opt = torch.optim.Adam(m.parameters(), lr=cfg.lr, eps=cfg.adam_eps, fused=True)
+        warmup_loss(m(x[i], sample=False), 1.0).backward()
+        assert float(clip_grad_norm_(m.parameters(), cfg.grad_clip)) > 1.0
+        opt.step()
+        for name, p in m.named_parameters():
+            torch.testing.assert_close(p, stacked.params[name][i].detach(), rtol=0, atol=1e-5)
+    doc = stacked_step.main(["--out", str(tmp_path), "--device", "cpu", "--steps", "2", "--seeds", "1", "2"])
+    assert set(doc["ms_per_step"]) == {"1", "2"} and doc["ms_per_step"]["2"]["stacked"] > 0
+    assert json.loads((tmp_path / "stacked_step.json").read_text())["check"] == doc["check"]
