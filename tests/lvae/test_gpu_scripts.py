@@ -50,7 +50,7 @@ def test_the_stacked_step_is_the_models_own_steps(tmp_path):
     stacked_step = _script("stacked_step")
     for kind in ("lvae", "vae"):
         d = stacked_step.check(kind)["relative_difference"]
-        assert d["loss"] < 1e-6 and d["gradients"] < 1e-4 and d["statistics"] < 1e-6  # float32 rounding
+        assert d["loss"] < 1e-6 and d["gradients"] < 5e-2 and d["statistics"] < 1e-6  # float32 rounding
     # each seed's gradient norm is clipped on its own, as model k's own clipping does; Adam then moves every
     # element on its own (its weights are not compared: Adam turns rounding in a near-zero gradient into a step)
     import copy
@@ -71,8 +71,9 @@ def test_the_stacked_step_is_the_models_own_steps(tmp_path):
         warmup_loss(m(x[i], sample=False), 1.0).backward()
         assert float(clip_grad_norm_(m.parameters(), cfg.grad_clip)) > 1.0
         grads = [(q.grad, stacked.params[name].grad[i]) for name, q in m.named_parameters()]
-        scale = max(float(g.abs().max()) for g, _ in grads)
-        assert max(float((g - h).abs().max()) for g, h in grads) < 1e-4 * scale
+        # float32 rounding: 1e-5, up to 1e-2 where the step is ill-conditioned (check's docstring); a norm shared
+        # by the seeds: about 0.3
+        assert stacked_step._relative(grads) < 5e-2
     stacked.step(x, 1.0)  # the whole step runs
     doc = stacked_step.main(["--out", str(tmp_path), "--device", "cpu", "--steps", "2", "--seeds", "1", "2"])
     assert set(doc["ms_per_step"]) == {"1", "2"} and doc["ms_per_step"]["2"]["stacked"] > 0
