@@ -171,7 +171,8 @@ def section(results: dict[str, dict], comparison: dict | None, timing: dict | No
             if any("epochs" in v for v in timing.values())
             else "second of two epochs"
         )
-        step = "CUDA graph, compiled step" if cfg.get("compile") else "CUDA graph, fp32"
+        step = "CUDA graph" if not str(r0["device"]).startswith("CPU") else "eager"
+        step += ", compiled step" if cfg.get("compile") else ", fp32"
         lines += ["", f"Group step time measured in the same run ({how}, {step}):", ""]
         lines += ["| group | s / epoch | ms / group step |", "|---|---|---|"]
         lines += [f"| {k} | {v['epoch_seconds']:.3f} | {v['ms_per_group_step']:.2f} |" for k, v in timing.items()]

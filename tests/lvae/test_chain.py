@@ -211,7 +211,7 @@ def test_the_protocol_as_a_chain_of_legs_on_mnist(protocol, shared_datasets, tmp
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
     # the chain's last leg is a run validation_table renders, its step time from the leg's own epochs
     results, comparison, timing = load_runs([tmp_path / "leg2"])
-    assert "median of the epochs each leg trained, after its first, CUDA graph, fp32" in section(
+    assert "median of the epochs each leg trained, after its first, eager, fp32" in section(
         results, comparison, timing, "cmd"
     )
     straight = json.loads((tmp_path / "straight" / "summary.json").read_text())
