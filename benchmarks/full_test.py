@@ -37,10 +37,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.generalisation_gap import run_config  # noqa: E402
 from lvae.checkpoint import load_model  # noqa: E402
 from lvae.cli import ArgumentParser, InputError, run_cli  # noqa: E402
 from lvae.evaluate import iw_log_likelihood, paired_difference  # noqa: E402
 from lvae.train import resolve_device  # noqa: E402
+from lvae.validate import compare_runs, comparison_table, comparison_verdict, iw_rows, results_table  # noqa: E402
 
 PACK_NAME = "pack.json"
 TEST_NAME = "test.npz"
@@ -54,9 +56,6 @@ def _sha256(x: np.ndarray) -> str:
 
 def pack(run: Path, dest: Path, data_dir: str | None = None) -> dict:
     """Write the run's models and binarised test set into `dest` (a new folder); the pack's description."""
-    from benchmarks.generalisation_gap import run_config  # here only: the run's reader
-    from lvae.validate import iw_rows
-
     if dest.exists():
         raise InputError("already exists; give a new folder", str(dest))
     try:
@@ -121,16 +120,14 @@ def score(pack_dir: Path, out: Path, device: str = "auto", progress: bool = True
     """L_K of every packed model on every test image; writes OUT/full_test.npz and OUT/full_test.json."""
     meta, x, rows, subset = read_pack(pack_dir)
     dev = resolve_device(device)
-    for name in meta["models"]:  # every model readable before any is scored
+    lls, scored = {}, {}  # OUT is written once every model is scored
+    for name, m in meta["models"].items():
+        torch.manual_seed(meta["data_seed"])  # then load and score: a rerun on one device gives the same figures
         try:
-            load_model(pack_dir / f"{name}.pt")
+            model = load_model(pack_dir / f"{name}.pt").to(dev)
         except Exception as err:  # a damaged file: torch raises several kinds
             where = str(pack_dir / f"{name}.pt")
             raise InputError(f"cannot read the model ({type(err).__name__}: {err})", where) from err
-    lls, scored = {}, {}
-    for name, m in meta["models"].items():
-        torch.manual_seed(meta["data_seed"])  # then load and score: a rerun on one device gives the same figures
-        model = load_model(pack_dir / f"{name}.pt").to(dev)
         began = time.perf_counter()
         ll = iw_log_likelihood(model, x, meta["iw_samples"], progress=progress).numpy()
         seconds = time.perf_counter() - began
@@ -171,9 +168,6 @@ the same images and model differ only by the K-sample estimator's noise; another
 
 def merge(run: Path, scored: Path, new: Path) -> dict | None:
     """Copy `run` into `new` with the whole test set's scores from `scored`; the new comparison (or None)."""
-    from benchmarks.generalisation_gap import run_config
-    from lvae.validate import compare_runs, comparison_table, iw_rows, results_table
-
     try:
         summary = json.loads((scored / SUMMARY).read_text())
         with np.load(scored / SCORES) as z:
@@ -206,7 +200,7 @@ def merge(run: Path, scored: Path, new: Path) -> dict | None:
     tmp = new.with_name(new.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        comparison = _merge_into(tmp, run, results, lls, summary, compare_runs, comparison_table, results_table)
+        comparison = _merge_into(tmp, run, results, lls, summary)
         tmp.rename(new)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -214,7 +208,7 @@ def merge(run: Path, scored: Path, new: Path) -> dict | None:
     return comparison
 
 
-def _merge_into(tmp, run, results, lls, summary, compare_runs, comparison_table, results_table) -> dict | None:
+def _merge_into(tmp: Path, run: Path, results: dict, lls: dict, summary: dict) -> dict | None:
     shutil.copytree(run, tmp, ignore=shutil.ignore_patterns("checkpoints*"))
     per_image: dict[str, dict[int, np.ndarray]] = {"lvae": {}, "vae": {}}
     for name, r in results.items():
@@ -273,8 +267,6 @@ def main(argv: list[str]) -> None:
     elif a.step == "score":
         score(a.pack, a.out, a.device, progress=not a.no_progress)
     else:
-        from lvae.validate import comparison_verdict
-
         c = merge(a.run, a.out, a.new)
         print(f"{a.new}: {a.run} scored on the whole test set")
         if c:

@@ -156,9 +156,14 @@ def resume(a: argparse.Namespace, device: torch.device, work: Path) -> list[dict
     return meta.get("legs", [])
 
 
-def epochs_reached(work: Path) -> int:
+def checkpoint_histories(work: Path) -> list[dict]:
+    """The histories of the group's checkpoints under `work`, in the group's order."""
+    return [load_checkpoint(p)["history"] for p in sorted(work.rglob(CHECKPOINT_NAME))]
+
+
+def epochs_reached(histories: list[dict]) -> int:
     """The epoch the group's checkpoints stopped at (`fit_group` keeps a group in step)."""
-    [done] = {len(load_checkpoint(p)["history"]["loss"]) for p in sorted(work.rglob(CHECKPOINT_NAME))}
+    [done] = {len(h["loss"]) for h in histories}
     return done
 
 
@@ -250,9 +255,9 @@ def stop_leg(
     a: argparse.Namespace, work: Path, out: Path, legs: list[dict], leg: dict, t0: float, first: int, steps: int
 ) -> None:
     """Pack the checkpoints of a leg that stopped on its budget into OUT, with a summary of the legs so far."""
-    reached = epochs_reached(work)
-    seconds = [load_checkpoint(p)["history"]["seconds"] for p in sorted(work.rglob(CHECKPOINT_NAME))]
-    leg["timing"] = leg_timing(seconds, first, steps)
+    histories = checkpoint_histories(work)  # each checkpoint read once: they are tens of MiB
+    reached = epochs_reached(histories)
+    leg["timing"] = leg_timing([h["seconds"] for h in histories], first, steps)
     # run_validation's time: loading the data (a second or two), then training
     leg.update(epochs_reached=reached, train_seconds=leg["run_seconds"], wall_seconds=time.perf_counter() - t0)
     meta = {
