@@ -175,7 +175,6 @@ def main(argv: list[str]) -> None:
     legs = resume(a, device, work) if a.resume_from else []
     if not a.resume_from:
         shutil.rmtree(work, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
     cfg = ValidateConfig(
         dataset=a.dataset,
         models=tuple(a.models),
@@ -215,6 +214,7 @@ def main(argv: list[str]) -> None:
     if not results:
         stop_leg(a, work, out, legs, leg, t0, first, steps)
         return
+    out.mkdir(parents=True, exist_ok=True)  # only now: a run that fails (bad data, say) leaves no empty OUT
     lls = {name: np.load(work / name / "log_likelihood.npy") for name in results}
     np.savez_compressed(out / "log_likelihood.npz", **lls)
     for name in results:
