@@ -326,7 +326,8 @@ def dsr_trials(runs: list[Run], names: list[str], n_trials: int | None) -> tuple
     mean_returns = np.stack([np.mean([r.test.returns for r in runs if r.name == n], axis=0) for n in names], 1)
     sd = mean_returns.std(axis=0, ddof=1)
     sr = np.where(sd > 0, mean_returns.mean(axis=0) / np.where(sd > 0, sd, 1.0), 0.0)
-    var = float(np.var(sr, ddof=1)) if len(names) > 1 else 0.0
+    # one row has no spread of Sharpes: take the null's, the sampling variance of a per-day Sharpe of 0 over T days
+    var = float(np.var(sr, ddof=1)) if len(names) > 1 else 1.0 / max(len(mean_returns) - 1, 1)
     return effective_trials(max(n_trials or 0, len(names)), mean_correlation(mean_returns)), var
 
 

@@ -128,6 +128,9 @@ class DSRResult:
     n_days: int  # days of the selection stage
     test_sharpe: float  # annualised Sharpe of the selected configuration's test blocks
     test_psr: float  # P(true test Sharpe > 0), the probabilistic Sharpe ratio of the test blocks
+    n_agents: int = 0  # the n_run candidates: agents, linear probes, and (only when no search ran) fixed rules
+    n_probes: int = 0
+    var_from: str = "candidates"  # "candidates": their Sharpes' variance; "null": 1/(T-1), one candidate only
 
 
 @dataclass(frozen=True)
@@ -323,6 +326,10 @@ def is_searched(config: str) -> bool:
     return "/" in config
 
 
+def _is_probe(config: str) -> bool:
+    return config.split("/", 1)[0] == "probe" and is_searched(config)
+
+
 def searched(configs: list[str]) -> list[str]:
     return [c for c in configs if is_searched(c)]
 
@@ -353,7 +360,9 @@ def _dsr(
     candidate's validation result is already the best of ``looks[config]`` (its checkpoints, or its probe's
     penalties; 1 where not given). The winner's test blocks, which the selection never saw, get a plain
     probabilistic Sharpe ratio against 0 (`test_psr`). Without validation blocks the selection is on the test
-    blocks, and the report says so. A candidate flat on validation (Sharpe 0) stays a candidate.
+    blocks, and the report says so. A candidate flat on validation (Sharpe 0) stays a candidate. A single
+    candidate has no spread of Sharpe ratios to measure: the trials' variance is then the null's, 1/(T-1) for a
+    per-day Sharpe over T days, so the run log's trials still deflate it.
     """
     test = {s.config: s for s in panel.at_cost(cost) if np.std(_seed_mean(s)) > inf.TINY_SD}
     names = searched(list(test)) or list(test)
@@ -377,15 +386,19 @@ def _dsr(
     n_trials = max(n_looked, n_logged or 0)
     rho = mean_correlation(matrix)
     n_eff = effective_trials(n_trials, rho)
-    var = float(np.var(sr_trials, ddof=1)) if n_run > 1 else 0.0
-    sr0 = expected_max_sharpe(n_eff, var)
     r_stage, r_test = _seed_mean(stage[selected]), _seed_mean(test[selected])
+    # One candidate has no spread of Sharpes to measure, yet the run log may count many trials: their Sharpes'
+    # variance is then the null's own, the sampling variance of a per-day Sharpe of true value 0 over T days.
+    var = float(np.var(sr_trials, ddof=1)) if n_run > 1 else 1.0 / max(len(r_stage) - 1, 1)
+    sr0 = expected_max_sharpe(n_eff, var)
     sr_test = float(inf.sharpe(test[selected].excess, periods=1).mean())
     return DSRResult(
         selected=selected, selected_by="validation Sharpe" if by_valid else "test Sharpe (no validation blocks)",
         cost_bps=cost, value=_psr(sr_trials[best], sr0, r_stage), sharpe=sr_trials[best] * math.sqrt(inf.PERIODS),
         sr0=sr0 * math.sqrt(inf.PERIODS), n_trials=n_trials, n_run=n_run, n_looked=n_looked, n_effective=n_eff, rho=rho,
         n_days=len(r_stage), test_sharpe=sr_test * math.sqrt(inf.PERIODS), test_psr=_psr(sr_test, 0.0, r_test),
+        n_agents=sum(is_searched(c) and not _is_probe(c) for c in names), n_probes=sum(map(_is_probe, names)),
+        var_from="candidates" if n_run > 1 else "null",
     )  # fmt: skip
 
 

@@ -11,7 +11,7 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from envs.verdict import Comparison, Verdict
+    from envs.verdict import Comparison, DSRResult, Verdict
 
 
 def _f(x: float | None, fmt: str = "{:+.2f}") -> str:
@@ -125,23 +125,36 @@ def pbo_paragraph(v: Verdict) -> str:
     return text + "."
 
 
+def _candidates(d: DSRResult) -> str:
+    """What the selection chose among: "4 agents and 4 probes", "3 agents"; fixed rules only when no search ran."""
+    n_rules = d.n_run - d.n_agents - d.n_probes
+    parts = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in
+             ((d.n_agents, "agent"), (d.n_probes, "probe"), (n_rules, "fixed rule")) if n]  # fmt: skip
+    return " and ".join(parts) if len(parts) < 3 else f"{parts[0]}, {parts[1]} and {parts[2]}"
+
+
 def dsr_paragraph(v: Verdict) -> str | None:
     d = v.dsr
     if d is None:
         return None
     stage = "validation" if d.selected_by == "validation Sharpe" else "test"
+    among = _candidates(d)
     this_run = f"{d.n_run} in this run"
     if stage == "validation":
-        this_run = (
-            f"{d.n_looked} in this run: {d.n_run} agents and probes, each the best of its checkpoints or penalties on "
-            "validation"
-        )
+        looks = " or ".join(w for n, w in ((d.n_agents, "checkpoints"), (d.n_probes, "penalties")) if n)
+        best_of = f": each candidate the best of its {looks} on validation" if looks else ""
+        this_run = f"{d.n_looked} in this run{best_of}"
+    spread = (
+        ""
+        if d.var_from == "candidates"
+        else ("; one candidate, so the trials' Sharpe variance is the null's sampling variance 1/(T−1)")
+    )
     text = (
         f"Deflated Sharpe ratio of the selection ({d.selected}, the best {stage} Sharpe at {_cost(d.cost_bps)} among "
-        f"the agents and probes, mean over seeds): {stage} Sharpe {_f(d.sharpe)} against an expected maximum of "
+        f"{among}, mean over seeds): {stage} Sharpe {_f(d.sharpe)} against an expected maximum of "
         f"{_f(d.sr0)} for "
         f"{d.n_trials} trials on this data ({this_run}; effective "
-        f"{d.n_effective:.1f} at mean correlation {_f(d.rho, '{:.2f}')}), DSR = {_f(d.value, '{:.2f}')}"
+        f"{d.n_effective:.1f} at mean correlation {_f(d.rho, '{:.2f}')}{spread}), DSR = {_f(d.value, '{:.2f}')}"
     )
     if math.isfinite(d.value) and d.value >= 1 - v.config.alpha:
         text += f" — the selection beats chance at {1 - v.config.alpha:.0%}"

@@ -149,7 +149,9 @@ def test_the_dsr_counts_every_checkpoint_and_penalty_looked_at_on_validation(tmp
     write_verdict(root, VerdictConfig(reps=99, plots=False, run_log=str(log)), quiet=True)
     doc = json.loads((root / "walkforward.json").read_text())
     assert (doc["dsr"]["n_looked"], doc["dsr"]["n_trials"]) == (4 * 3 + 4 * 6, 36)
-    assert "36 trials on this data (36 in this run: 8 agents and probes" in (root / "report.md").read_text()
+    report = (root / "report.md").read_text()
+    assert "among 4 agents and 4 probes, mean over seeds" in report
+    assert "36 trials on this data (36 in this run: each candidate the best of its checkpoints or penalties" in report
     assert sorted(json.loads(line)["trials"] for line in log.read_text().splitlines()) == [3] * 4 + [6] * 4
 
 
@@ -170,6 +172,32 @@ def test_a_candidate_flat_on_validation_keeps_the_selection_on_validation():
     t = compute_verdict(test, None, FAST, None, selection_looks(test.configs, 4))
     assert t.dsr.selected_by.startswith("test Sharpe") and (t.dsr.n_looked, t.dsr.n_trials) == (8, 8)
     assert "(8 in this run;" in next(p for p in t.paragraphs if p.startswith("Deflated"))
+
+
+def _only(df: pd.DataFrame, configs: list[str]) -> pd.DataFrame:
+    return df[df.config.isin(configs) | ~df.config.str.contains("/")]
+
+
+def test_the_dsr_names_what_it_chose_among_and_deflates_one_candidate_by_the_null():
+    """A run of agents only says "agents" and their checkpoints; a run with one candidate still deflates by every
+    logged trial: with no spread of candidates' Sharpes to measure, the trials' variance is the null's own,
+    1/(T-1) for a per-day Sharpe of true value 0 over T days (Bailey & López de Prado 2014, eq. 2)."""
+    agents = ["ppo/lvae", "ppo/vae", "ppo/pca"]
+    test, valid = (to_panel(check_panel(_only(synthetic_panel({"ppo/lvae": EDGE}, seed=s), agents))) for s in (0, 100))
+    v = compute_verdict(test, valid, FAST, None, selection_looks(test.configs, 4))
+    assert (v.dsr.n_run, v.dsr.n_agents, v.dsr.n_probes, v.dsr.var_from) == (3, 3, 0, "candidates")
+    text = next(p for p in v.paragraphs if p.startswith("Deflated"))
+    assert "among 3 agents, mean over seeds" in text
+    assert "(12 in this run: each candidate the best of its checkpoints on validation;" in text
+    one = [to_panel(check_panel(_only(synthetic_panel({}, seed=s), ["ppo/lvae"]))) for s in (0, 100)]
+    d = compute_verdict(*one, FAST, 50).dsr
+    assert (d.n_run, d.n_trials, d.var_from) == (1, 50, "null") and d.n_effective == 50.0  # no correlation to shrink by
+    per_day = metrics.expected_max_sharpe(50, 1.0 / (d.n_days - 1))
+    assert d.sr0 == pytest.approx(per_day * np.sqrt(252)) and 1.2 < d.sr0 < 1.4  # 2.25 s.e. of 1/sqrt(755) a day
+    paragraphs = compute_verdict(*one, FAST, 50).paragraphs
+    assert any("one candidate, so the trials' Sharpe variance is the null's sampling variance" in p for p in paragraphs)
+    # one trial in all is no search: nothing to deflate by
+    assert compute_verdict(*one, FAST, None).dsr.sr0 == 0.0
 
 
 def test_bad_input_is_refused_before_anything_is_written(tmp_path, capsys):
