@@ -4,7 +4,9 @@
 set and seed trains the agent on the training period with the batched VecEnv (random episodes). During
 training the policy is evaluated ``n_checkpoints`` times on the whole validation period; the checkpoint with
 the best validation Sharpe is kept (that is the selection step), saved as a zip, and run once on the test
-period. Buy-and-hold, cash and a random policy run on the same periods and costs. Intervals over seeds are
+period. An order decided at day t's close, whose features have read that close, fills ``execution_delay``
+closes later (1 by default, as in the walk-forward). Buy-and-hold, cash and a random policy run on the same
+periods, fills and costs. Intervals over seeds are
 t-intervals with n stated; the deflated Sharpe ratio uses the same number of trials for every row: the
 configurations ever compared on this data (the run log, ``envs.runlog``), shrunk by their correlation. The
 verdict (``envs.verdict``: paired tests, SPA, MCS, PBO) heads report.md. Writes report.json, report.md and
@@ -33,7 +35,7 @@ from envs.evaluate import evaluate
 from envs.features import make_features
 from envs.metrics import Metrics, deflated_sharpe, effective_trials, mean_correlation, t_interval
 from envs.policies import RandomPolicy, SB3Policy, buy_and_hold, cash
-from envs.trading import LatentTradingEnv
+from envs.trading import LatentTradingEnv, delay_aligned
 from lvae.cli import ArgumentParser, run_cli
 
 AGENTS = ("ppo", "a2c", "sac", "td3", "dqn")
@@ -63,6 +65,7 @@ class BacktestConfig:
     progress: bool = True  # progress bars (build and training)
     run_log: str = "runs/trials.jsonl"  # append-only log of configurations tried per data set (for the DSR)
     tensorboard: bool = True  # log agent training to <out>/tensorboard/ (`tensorboard --logdir runs/`)
+    execution_delay: int = 1  # closes from decision to fill: day t's features read day t's close, so 0 trades on it
 
     def __post_init__(self) -> None:
         if self.agent not in AGENTS:
@@ -77,6 +80,8 @@ class BacktestConfig:
             raise ValueError(f"features must be a non-empty subset of {FEATURE_SETS}")
         if self.seeds < 1 or self.timesteps < 1 or self.n_checkpoints < 1 or self.n_envs < 1:
             raise ValueError("seeds, timesteps, n_checkpoints and n_envs must be >= 1")
+        if self.execution_delay < 0:
+            raise ValueError("execution_delay must be >= 0")
 
     @property
     def resolved_action_space(self) -> str:
@@ -275,8 +280,13 @@ def _has_progress_bar() -> bool:
 
 
 # --- the backtest -------------------------------------------------------------------------------------
-def _period_arrays(x: np.ndarray, periods: dict[str, Period]) -> dict[str, np.ndarray]:
-    return {name: x[p.rows] for name, p in periods.items()}
+def period_arrays(
+    x: np.ndarray, close: np.ndarray, periods: dict[str, Period], delay: int
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per period: the observations and the prices their orders fill at, ``delay`` closes later
+    (:func:`envs.trading.delay_aligned`; the last ``delay`` observations of a period never fill)."""
+    pairs = {name: delay_aligned(x, close, None, p.rows, delay) for name, p in periods.items()}
+    return {n: xs for n, (xs, _, _) in pairs.items()}, {n: ps for n, (_, ps, _) in pairs.items()}
 
 
 def baseline_runs(cfg: BacktestConfig, features: dict[str, np.ndarray], prices: dict[str, np.ndarray]) -> list[Run]:
@@ -372,11 +382,11 @@ def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
     root.mkdir(parents=True, exist_ok=True)
     periods = {p: Period.of(np.asarray(b.split), p) for p in ("train", "valid", "test")}
     close = b.close[b.target].to_numpy(np.float64)
-    prices = _period_arrays(close, periods)
+    delay = cfg.execution_delay
     train_mask = np.asarray(b.split) == "train"
     runs: list[Run] = []
     for kind in cfg.features:
-        feats = _period_arrays(make_features(kind, b.latents, b.windows, train_mask), periods)
+        feats, prices = period_arrays(make_features(kind, b.latents, b.windows, train_mask), close, periods, delay)
         for seed in range(cfg.seeds):
             model_path = root / "models" / f"{cfg.agent}-{kind}-seed{seed}.zip"
             model, step, _ = train_and_select(cfg, feats, prices, seed, model_path, root / "tensorboard")
@@ -386,7 +396,7 @@ def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
                 for p in ("valid", "test")
             ]
             runs.append(Run(f"{cfg.agent}/{kind}", seed, *paths, checkpoint=step, model_path=str(model_path)))
-    baseline_feats = _period_arrays(b.latents.astype(np.float32), periods)
+    baseline_feats, prices = period_arrays(b.latents.astype(np.float32), close, periods, delay)
     runs += baseline_runs(cfg, baseline_feats, prices)
     names = list(dict.fromkeys(r.name for r in runs))
     digest, key = _data_hash(b), runlog.run_key(config_dict(cfg))
@@ -397,7 +407,7 @@ def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
     # chosen on validation; the log records those looks for the verdict's selection stage (here and in later runs)
     n_trials = runlog.count_with(cfg.run_log, digest, key, names, trials=looks, weighted=False)
     rows = aggregate(runs, n_trials)
-    dates = {p: np.asarray(b.dates[periods[p].rows]) for p in ("valid", "test")}
+    dates = {p: np.asarray(b.dates[periods[p].rows])[delay:] for p in ("valid", "test")}  # the fills' days
     report = Report(
         root=root, config=cfg, build_root=Path(b.root), rows=rows, runs=runs, test_dates=dates["test"],
         n_trials=n_trials, wall_s=time.perf_counter() - t0, n_effective=dsr_trials(runs, names, n_trials)[0],
@@ -442,6 +452,7 @@ def _parse(argv: list[str] | None) -> BacktestConfig:
     p.add_argument("--checkpoints", type=int, default=d.n_checkpoints, help="validation checks per run")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs of agent training")
+    p.add_argument("--execution-delay", type=int, default=d.execution_delay, help="closes from decision to fill")
     p.add_argument(
         "--walk-forward",
         action="store_true",
@@ -454,7 +465,7 @@ def _parse(argv: list[str] | None) -> BacktestConfig:
             slippage_bps=a.slippage_bps, borrow_rate=a.borrow_rate, action_space=a.action_space,
             allow_short=not a.no_short, features=tuple(dict.fromkeys(a.features)), build=a.build, out=a.out,
             n_envs=a.n_envs, n_checkpoints=a.checkpoints, progress=not a.no_progress,
-            tensorboard=not a.no_tensorboard,
+            tensorboard=not a.no_tensorboard, execution_delay=a.execution_delay,
         )  # fmt: skip
     except ValueError as e:  # a combination of flags the config rejects
         p.error(str(e))

@@ -94,7 +94,8 @@ def write_report(report: Report) -> None:
         f"Build `{report.build_root}`; test period {doc['test_period'][0]} to {doc['test_period'][1]} "
         f"({len(report.test_dates) - 1} trading days); costs {cfg.cost_bps} bps + slippage "
         f"{cfg.slippage_bps} bps per unit of turnover, borrow {cfg.borrow_rate:.2%}/yr on shorts; "
-        f"{cfg.resolved_action_space} actions; {cfg.timesteps} training steps x {cfg.seeds} seeds.",
+        f"{cfg.resolved_action_space} actions; {cfg.timesteps} training steps x {cfg.seeds} seeds; orders decided "
+        f"at a close fill {cfg.execution_delay} close{'s' if cfg.execution_delay != 1 else ''} later.",
         "",
         "Agents train on the training period (random episodes); each run keeps the checkpoint with the best "
         f"validation Sharpe ({cfg.n_checkpoints} checkpoints); the table is the test period, mean over seeds "

@@ -74,6 +74,17 @@ def lagged_returns(r: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def delay_aligned(
+    x: np.ndarray, close: np.ndarray, rf: np.ndarray | None, rows: slice, delay: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Env arrays for a block with an execution delay: observation i is day i's, its fill (prices and the
+    risk-free rate cash earns; None: none) day i + delay's. With delay 0 an order decided on day t's close fills
+    at that same close, which its features have just read. The env's ``n_return_lags`` columns come from the
+    prices it is given, so with a delay they would show r[i + delay] at day i: keep them at 0 here."""
+    xs = x[rows]
+    return xs[: len(xs) - delay], close[rows][delay:], None if rf is None else rf[rows][delay:]
+
+
 def observation_box(base: np.ndarray, pos_cols: slice, pos_range: tuple[float, float]) -> spaces.Box:
     """The tightest Box holding every row of ``base`` with the position columns in ``pos_range``."""
     low, high = base.min(axis=0), base.max(axis=0)

@@ -78,7 +78,7 @@ from envs.panel import COLUMNS as PANEL_COLUMNS
 from envs.policies import SB3Policy
 from envs.portfolio import LatentPortfolioEnv
 from envs.rewards import borrow_rate_per_period, rescore, simple_returns
-from envs.trading import LatentTradingEnv
+from envs.trading import LatentTradingEnv, delay_aligned
 from lvae.cli import ArgumentParser, InputError, run_cli
 from pipeline.build import BuildConfig, data_hash, encode_windows, package_versions, resolve_target
 from pipeline.encoders import DEFAULT_ENCODER_CACHE, fit_encoder
@@ -290,19 +290,10 @@ def fold_features(
 
 
 # --- policies of one fold -------------------------------------------------------------------------------
-def _aligned(
-    x: np.ndarray, close: np.ndarray, rf: np.ndarray | None, rows: slice, delay: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Env arrays for a block with an execution delay: observation i is day i's, its fill (prices and the
-    risk-free rate cash earns; None: none) day i + delay's."""
-    xs = x[rows]
-    return xs[: len(xs) - delay], close[rows][delay:], None if rf is None else rf[rows][delay:]
-
-
 def agent_decisions(model: Any, x: np.ndarray, close: np.ndarray, rows: slice, cfg: WalkForwardConfig) -> np.ndarray:
     """(n,) target positions (or (n, N) weights of a book) the agent chooses at each close of the block (the
     last 1 + delay never fill)."""
-    xs, ps, _ = _aligned(x, close, None, rows, cfg.execution_delay)
+    xs, ps, _ = delay_aligned(x, close, None, rows, cfg.execution_delay)
     tcfg = replace(cfg.agent.trading_config(), ruin_equity=0.0)  # positions do not depend on cost or equity
     env = LatentPortfolioEnv(xs, ps, config=tcfg) if ps.ndim == 2 else LatentTradingEnv(xs, ps, config=tcfg)
     path = evaluate(SB3Policy(model), env)
@@ -446,7 +437,7 @@ def agents(scores: Scores, cfg: WalkForwardConfig, data: MarketData, fold: Calen
         for seed in range(cfg.agent.seeds):
             x = ff.sets[(kind, seed % cfg.encoder_seeds if kind in ("lvae", "vae") else 0)]
             arrays = {
-                b: _aligned(x, data.close, data.rf, fold.rows(b), cfg.execution_delay) for b in ("train", "valid")
+                b: delay_aligned(x, data.close, data.rf, fold.rows(b), cfg.execution_delay) for b in ("train", "valid")
             }
             feats, prices, rf = ({b: a[k] for b, a in arrays.items()} for k in range(3))
             path = root / "models" / f"{cfg.agent.agent}-{kind}-fold{fold.index}-seed{seed}.zip"

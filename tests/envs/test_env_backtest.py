@@ -7,7 +7,16 @@ import pytest
 from scipy import stats
 
 from envs import metrics
-from envs.backtest import BacktestConfig, Period, _parse, aggregate, baseline_runs, dsr_trials, run_backtest
+from envs.backtest import (
+    BacktestConfig,
+    Period,
+    _parse,
+    aggregate,
+    baseline_runs,
+    dsr_trials,
+    period_arrays,
+    run_backtest,
+)
 from envs.evaluate import evaluate
 from envs.features import make_features
 from envs.policies import SB3Policy
@@ -26,6 +35,21 @@ def test_periods_are_the_contiguous_splits(fake_build):
     assert periods["valid"].rows == slice(420, 510) and periods["test"].rows == slice(510, 600)
     with pytest.raises(ValueError):
         Period.of(np.array(["train", "test", "train"]), "train")
+
+
+def test_orders_fill_a_close_after_the_features_that_decided_them(fake_build):
+    """Day t's features read day t's close: with the default delay of 1 observation i pairs with the price of
+    day i + 1, so the env's first step earns day t+1 -> t+2; delay 0 would trade at the close just read."""
+    periods, _, _ = _periods(fake_build)
+    close = fake_build.close["DIA"].to_numpy()
+    x = np.arange(600, dtype=np.float32)[:, None]  # each row's own day index
+    feats, prices = period_arrays(x, close, periods, BacktestConfig().execution_delay)
+    assert feats["test"][:, 0].tolist() == list(range(510, 599)) and prices["test"].tolist() == close[511:600].tolist()
+    feats0, prices0 = period_arrays(x, close, periods, 0)
+    assert len(feats0["valid"]) == 90 and prices0["valid"].tolist() == close[420:510].tolist()
+    with pytest.raises(ValueError, match="execution_delay"):
+        BacktestConfig(execution_delay=-1)
+    assert _parse(["--execution-delay", "2"]).execution_delay == 2
 
 
 def test_config_checks_and_command_line():
