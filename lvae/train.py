@@ -123,7 +123,9 @@ def fit(
 
     Resumes from `checkpoint_dir` when it holds a checkpoint. `valid_x` (binarised already when the data are
     binary) is scored every `eval_every` epochs and at the end. `on_epoch_end(epoch, history)` runs after each
-    epoch's checkpoint is written. With `log_dir`, each epoch goes to TensorBoard.
+    epoch's checkpoint is written. With `log_dir`, each epoch goes to TensorBoard. The batch norms' test statistics
+    are left as training's running averages: `lvae.evaluate.recalibrate_batch_norm` sets them from one pass of the
+    training set, as the paper's code did before scoring.
     """
     [history] = fit_group(
         [model],

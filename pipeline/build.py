@@ -207,11 +207,12 @@ def fit_lvae(
     log_dir: str | Path | None = None,
 ):
     """A Gaussian LadderVAE (``kind`` "vae": the bottom-up HierarchicalVAE on the same generative model, config
-    and budget) fitted on the training windows; returns (model, history). With ``log_dir``, each epoch goes to
-    TensorBoard (ELBO, β, KL per layer, learning rate)."""
+    and budget) fitted on the training windows, its batch norms' test statistics set from one pass of them;
+    returns (model, history). With ``log_dir``, each epoch goes to TensorBoard (ELBO, β, KL per layer, learning
+    rate)."""
     import torch
 
-    from lvae import HierarchicalVAE, LadderVAE, LVAEConfig, TrainConfig, fit
+    from lvae import HierarchicalVAE, LadderVAE, LVAEConfig, TrainConfig, fit, recalibrate_batch_norm
 
     if kind not in ("lvae", "vae"):
         raise ValueError(f"kind must be 'lvae' or 'vae', got {kind!r}")
@@ -235,6 +236,9 @@ def fit_lvae(
         device=cfg.device,
     )
     history = fit(model, train_x, train_cfg, valid_x=valid_x, checkpoint_dir=None, progress=progress, log_dir=log_dir)
+    # test-time batch-norm statistics from one pass of the training windows, as the paper's code did, not the
+    # running averages of the last training batches
+    recalibrate_batch_norm(model, train_x, seed=cfg.seed)
     return model, history
 
 

@@ -27,6 +27,8 @@ from pipeline.cache import atomic_write_bytes
 
 DEFAULT_ENCODER_CACHE = Path("runs/encoders")
 ENCODER_KINDS = ("lvae", "vae")
+# 2: batch-norm test statistics from one pass of the training windows (1: the training's running averages)
+FIT_VERSION = 2
 FIT_FIELDS = ("latent_dims", "hidden_dims", "epochs", "warmup_epochs", "batch_size", "lr", "seed")
 
 
@@ -42,7 +44,7 @@ class FittedEncoder:
 
 def encoder_key(kind: str, train_x: np.ndarray, cfg) -> str:
     """sha256 of the training windows, the model kind, the fit settings of ``cfg`` (a BuildConfig), the device
-    type, torch and the trainer's version."""
+    type, torch, the trainer's version and the fit's (`FIT_VERSION`)."""
     import torch
 
     from lvae.train import TRAINER_VERSION, resolve_device
@@ -50,7 +52,7 @@ def encoder_key(kind: str, train_x: np.ndarray, cfg) -> str:
     x = np.ascontiguousarray(train_x, dtype=np.float32)
     h = hashlib.sha256()
     settings = {"kind": kind, "shape": list(x.shape), "torch": torch.__version__, "trainer": TRAINER_VERSION,
-                "device": resolve_device(getattr(cfg, "device", "auto")).type}  # fmt: skip
+                "device": resolve_device(getattr(cfg, "device", "auto")).type, "fit": FIT_VERSION}  # fmt: skip
     settings.update({f: list(v) if isinstance(v, tuple) else v for f in FIT_FIELDS for v in [getattr(cfg, f)]})
     h.update(json.dumps(settings, sort_keys=True).encode())
     h.update(x.tobytes())
