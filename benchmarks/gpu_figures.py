@@ -53,14 +53,15 @@ def main() -> None:
     for row, kind in enumerate(kinds):
         model = load_model(models / f"{kind}-s{seed}.pt")
         r = results[f"{kind}-s{seed}"]
-        for i, z in enumerate(model.encode(x)):
+        torch.manual_seed(0)  # one draw z ~ q(z | x) per image, as the paper's Figure 6 plots
+        for i, z in enumerate(model.encode(x, sample=True)):
             pcs = _pcs(z.numpy())
             ax = axes[row][i]
             ax.scatter(pcs[:, 0], pcs[:, 1], c=y, s=1.5, cmap="tab10", rasterized=True)
             ax.set(xticks=[], yticks=[])
             ax.set_title(f"{kind.upper()} z{i + 1}: {r['active_units'][i]}/{r['latent_dims'][i]} active", fontsize=9)
     fig.suptitle(
-        f"PCA of each layer's posterior means, {a.n} MNIST test images coloured by digit "
+        f"PCA of each layer's samples z ~ q(z|x), {a.n} MNIST test images coloured by digit "
         f"(seed {seed}, {results[f'{kinds[0]}-s{seed}']['epochs']} epochs)",
         fontsize=10,
     )

@@ -29,11 +29,14 @@ class LVAEConfig:
     leaky_slope: float = 0.01
     """Negative slope of the leaky ReLU (Lasagne's default, used by the original code)."""
     var_eps: float = 1e-5
-    """Added to every softplus variance, as in the original code."""
+    """Added to every softplus variance before it is sampled, merged or scored. The original code added its 1e-5
+    inside the log-density only, and sampled and merged with the bare softplus; here the variance is one number
+    everywhere (a difference of order 1e-5 in a variance)."""
     softplus_bias_init: float = 1.0
     """Initial bias of the softplus variance layers (the original code's choice)."""
     head_batch_norm: bool = False
-    """Batch norm also on the μ and σ² layers of every Gaussian head (the original code: yes; the paper is silent)."""
+    """Batch norm also on the μ and σ² layers of every latent Gaussian head (the original code: yes; the paper is
+    silent). Never on the data's own Gaussian p(x | z_1), which the original code left without it."""
     kl: KLEstimator = "analytic"
     """KL term of the ELBO: 'analytic' (closed form where one exists: every LVAE layer, the VAE's top layer) or
     'sample' (log q(z) - log p(z) at the sample, every layer, as the original code); compare models with the same."""

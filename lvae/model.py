@@ -13,6 +13,8 @@ q(z_L | x) = N(mu_hat_L, var_hat_L) and q(z_i | .) = precision_merge(N(mu_hat_i,
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
@@ -85,12 +87,14 @@ def _linear(layer: nn.Module) -> nn.Linear:
 
 
 class GaussianHead(nn.Module):
-    """mu = Linear(d), var = Softplus(Linear(d)) + eps; with `head_batch_norm`, batch norm after each Linear."""
+    """mu = Linear(d), var = Softplus(Linear(d)) + eps; with `head_batch_norm`, batch norm after each Linear
+    (`latent` False: the data's own Gaussian, which never has it)."""
 
-    def __init__(self, in_dim: int, out_dim: int, cfg: LVAEConfig) -> None:
+    def __init__(self, in_dim: int, out_dim: int, cfg: LVAEConfig, latent: bool = True) -> None:
         super().__init__()
-        self.mu = _affine(in_dim, out_dim, cfg.batch_norm and cfg.head_batch_norm)
-        self.var = _affine(in_dim, out_dim, cfg.batch_norm and cfg.head_batch_norm)
+        norm = cfg.batch_norm and cfg.head_batch_norm and latent
+        self.mu = _affine(in_dim, out_dim, norm)
+        self.var = _affine(in_dim, out_dim, norm)
         nn.init.constant_(_linear(self.var).bias, cfg.softplus_bias_init)
         self.eps = cfg.var_eps
 
@@ -121,7 +125,7 @@ class Decoder(nn.Module):
         if cfg.likelihood == "bernoulli":
             self.logits = nn.Linear(cfg.hidden_dims[0], cfg.input_dim)
         else:
-            self.gaussian = GaussianHead(cfg.hidden_dims[0], cfg.input_dim, cfg)
+            self.gaussian = GaussianHead(cfg.hidden_dims[0], cfg.input_dim, cfg, latent=False)
 
     def log_prob(self, x: Tensor, z1: Tensor) -> Tensor:
         """(B,) log p(x | z_1)."""
@@ -191,32 +195,42 @@ class HierarchicalModel(nn.Module):
         return ModelOutput(self.generative.decoder.log_prob(x, layers[0].z), layers)
 
     @torch.no_grad()
-    def encode(self, x: Tensor) -> list[Tensor]:
+    def encode(self, x: Tensor, sample: bool = False) -> list[Tensor]:
         """Per-layer posterior means (bottom layer first), following the mean path, in eval mode.
 
         This is the deterministic latent state: each layer's mean is computed with the layers above set to
-        their means instead of samples.
+        their means instead of samples. With `sample`, one draw z ~ q(z | x) per layer instead, each layer
+        conditioned on the draws of the layers it depends on (what the paper's Figure 6 plots).
         """
-        was_training = self.training
-        self.eval()
-        try:
-            return [layer.q.mu for layer in self.infer(x.to(self._device()), sample=False)]
-        finally:
-            self.train(was_training)
+        with self._evaluating():
+            layers = self.infer(x.to(self._device()), sample=sample)
+            return [layer.z if sample else layer.q.mu for layer in layers]
 
     @torch.no_grad()
     def sample(self, n: int) -> Tensor:
-        """x-means of n ancestral samples z_L ~ N(0, I), z_i ~ p(z_i | z_{i+1})."""
+        """x-means of n ancestral samples z_L ~ N(0, I), z_i ~ p(z_i | z_{i+1}), in eval mode."""
         ref = next(self.parameters())
-        z = torch.randn(n, self.config.latent_dims[-1], device=ref.device, dtype=ref.dtype)
-        for i in reversed(range(self.config.num_layers - 1)):
-            z = self.generative.priors[i](z).rsample()
-        return self.generative.decoder.mean(z)
+        with self._evaluating():
+            z = torch.randn(n, self.config.latent_dims[-1], device=ref.device, dtype=ref.dtype)
+            for i in reversed(range(self.config.num_layers - 1)):
+                z = self.generative.priors[i](z).rsample()
+            return self.generative.decoder.mean(z)
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
-        """E[x | z_1] at the posterior mean path."""
-        return self.generative.decoder.mean(self.infer(x.to(self._device()), sample=False)[0].z)
+        """E[x | z_1] at the posterior mean path, in eval mode."""
+        with self._evaluating():
+            return self.generative.decoder.mean(self.infer(x.to(self._device()), sample=False)[0].z)
+
+    @contextmanager
+    def _evaluating(self) -> Iterator[None]:
+        """Eval mode for the block (batch norm uses, and does not move, its test statistics), then as before."""
+        was_training = self.training
+        self.eval()
+        try:
+            yield
+        finally:
+            self.train(was_training)
 
     def _device(self) -> torch.device:
         return next(self.parameters()).device

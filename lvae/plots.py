@@ -45,9 +45,14 @@ def kl_per_layer(history: History, test_kl: list[float], path: Path) -> None:
 
 
 def latent_pca(
-    latents: list[np.ndarray], labels: np.ndarray, path: Path, label_names: dict[int, str] | None = None
+    latents: list[np.ndarray],
+    labels: np.ndarray,
+    path: Path,
+    label_names: dict[int, str] | None = None,
+    what: str = "posterior means",
 ) -> None:
-    """First two principal components of each layer's posterior means, coloured by class (the paper's Fig. 6).
+    """First two principal components of each layer's latents, coloured by class; with posterior samples, the
+    paper's Fig. 6. ``what`` says which latents they are, in the figure's title.
 
     The legend names each colour: ``label_names`` (e.g. {0: "train", 1: "valid"}), else the label itself."""
     fig, axes = plt.subplots(1, len(latents), figsize=(3.2 * len(latents), 3.6), squeeze=False)
@@ -66,9 +71,10 @@ def latent_pca(
         ax.set(title=f"z{i + 1} ({z.shape[1]} units)", xticks=[], yticks=[])
         ax.set_xlabel(f"PC 1 ({share[0]:.0%} of variance)", fontsize=8)
         ax.set_ylabel(f"PC 2 ({share[1] if len(share) > 1 else 0:.0%})", fontsize=8)
+    fig.suptitle(f"PCA of each layer's {what}", fontsize=9)
     handles, names = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, names, loc="lower center", ncol=min(len(names), 10), markerscale=4, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.tight_layout(rect=(0, 0.08, 1, 0.94))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

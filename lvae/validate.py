@@ -188,6 +188,15 @@ class ValidateConfig:
         return [(m, s) for m in self.models for s in self.seeds]
 
 
+def stage_seed(seed: int, stage: int) -> int:
+    """The seed of the random streams (binarisation, order, latent noise) of training stage `stage` of run `seed`
+    (0: the main stage, `seed` itself; 1: the finetuning stage, its own streams, not a replay of the main stage's
+    first epochs)."""
+    if stage == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, stage]).generate_state(1, np.uint64)[0] >> 1)
+
+
 def run_validation(cfg: ValidateConfig, progress: bool = True, stop_after_seconds: float | None = None) -> dict:
     """Train or resume every (model, seed), score them on one test set, write results; return {name: results}.
 
@@ -206,12 +215,12 @@ def run_validation(cfg: ValidateConfig, progress: bool = True, stop_after_second
         models.append(MODEL_CLASSES[kind](cfg.model_config(ds)))
     seeds = [s for _, s in cfg.runs()]
 
-    def train(stage: TrainConfig, suffix: str, budget: float | None) -> list[History]:
+    def train(stage: TrainConfig, suffix: str, budget: float | None, index: int) -> list[History]:
         return fit_group(
             models,
             ds.train_x,
             stage,
-            seeds,
+            [stage_seed(s, index) for s in seeds],
             valid_x=ds.test_x,
             checkpoint_dirs=[out / n / f"checkpoints{suffix}" for n in names],
             checkpoint_every=cfg.checkpoint_every,
@@ -223,7 +232,7 @@ def run_validation(cfg: ValidateConfig, progress: bool = True, stop_after_second
         )
 
     started = time.perf_counter()
-    histories = train(cfg.train_config(ds), "", stop_after_seconds)
+    histories = train(cfg.train_config(ds), "", stop_after_seconds, 0)
     if histories[0].epochs_done < cfg.epochs:
         return {}
     finetune = None
@@ -231,7 +240,7 @@ def run_validation(cfg: ValidateConfig, progress: bool = True, stop_after_second
         left = None if stop_after_seconds is None else stop_after_seconds - (time.perf_counter() - started)
         if left is not None and left <= 0:
             return {}  # the main stage ended on the budget: the finetuning stage starts on the next call
-        finetune = train(cfg.finetune_config(ds), "-finetune", left)
+        finetune = train(cfg.finetune_config(ds), "-finetune", left, 1)
         if finetune[0].epochs_done < cfg.finetune_epochs:
             return {}
     train_seconds = time.perf_counter() - started
@@ -482,8 +491,10 @@ def _figures(model, ds: ImageDataset, history: History, results: dict, out: Path
     plots.learning_curves(history, out / "learning_curves.png")
     plots.kl_per_layer(history, results["kl_per_layer"], out / "kl_per_layer.png")
     n = min(5000, ds.test_x.shape[0])
-    latents = [z.cpu().numpy() for z in model.encode(torch.as_tensor(ds.test_x[:n]))]
-    plots.latent_pca(latents, ds.test_y[:n], out / "latent_pca.png")
+    with torch.random.fork_rng(devices=[]):  # one seeded draw z ~ q(z | x), as the paper's Figure 6 plots
+        torch.manual_seed(0)
+        latents = [z.cpu().numpy() for z in model.encode(torch.as_tensor(ds.test_x[:n]), sample=True)]
+    plots.latent_pca(latents, ds.test_y[:n], out / "latent_pca.png", what="samples z ~ q(z|x)")
     x = torch.as_tensor(ds.test_x[:10])
     rows = [x.numpy(), model.reconstruct(x).cpu().numpy(), model.sample(10).cpu().numpy()]
     plots.image_grid(rows, ds.image_shape, ["test", "reconstruction", "samples"], out / "samples.png")

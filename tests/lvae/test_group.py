@@ -113,6 +113,27 @@ def test_original_initialisation_and_head_batch_norm():
     assert isinstance(head.mu[1], torch.nn.BatchNorm1d) and isinstance(head.var[1], torch.nn.BatchNorm1d)
     assert torch.all(head.var[0].bias == SMALL.softplus_bias_init)
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in _model().heads.modules())
+    # the data's own Gaussian p(x | z_1) has plain Linear heads, as the original code's output layer
+    gaussian = _model(cfg=dataclasses.replace(cfg, likelihood="gaussian")).generative.decoder.gaussian
+    assert isinstance(gaussian.mu, torch.nn.Linear) and isinstance(gaussian.var, torch.nn.Linear)
+
+
+def test_sampling_and_reconstructing_leave_a_training_model_and_its_statistics_as_they_were():
+    model = _model()
+    model.train()
+    model(torch.as_tensor(_data(32)))  # a training step's forward pass moves the statistics, as it should
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    before = [b.clone() for m in norms for b in (m.running_mean, m.running_var)]
+    samples, recon = model.sample(5), model.reconstruct(torch.as_tensor(_data(7)))
+    assert model.training and samples.shape == (5, SMALL.input_dim) and recon.shape == (7, SMALL.input_dim)
+    for a, m in zip(before[::2], norms, strict=True):
+        assert torch.equal(a, m.running_mean)
+    model.eval()  # and they used the test statistics: the same as in eval mode
+    torch.manual_seed(0)
+    in_eval = model.sample(5)
+    model.train()
+    torch.manual_seed(0)
+    assert torch.equal(model.sample(5), in_eval)
 
 
 def _output(log_px, log_ps, log_qs):
@@ -234,3 +255,14 @@ def test_a_failed_training_leaves_no_model_holding_views_into_the_pools():
     with pytest.raises(RuntimeError, match="stopped by the caller"):
         fit(model, _data(), TRAIN, progress=False, on_epoch_end=fail)
     assert all(b._base is None for b in model.buffers())
+
+
+def test_encode_draws_posterior_samples_whose_mean_is_the_bottom_layers_posterior_mean():
+    """The bottom-up VAE's z1 ~ q(z1 | x) depends on x alone: the mean of many draws is its posterior mean."""
+    model = _model(HierarchicalVAE)
+    model.eval()
+    x = torch.as_tensor(_data(1)).repeat(4000, 1)
+    draws = model.encode(x, sample=True)
+    assert [z.shape for z in draws] == [(4000, d) for d in SMALL.latent_dims]
+    mean, sd = model.encode(x[:1])[0][0], draws[0].std(0)
+    assert torch.all((draws[0].mean(0) - mean).abs() < 5 * sd / 4000**0.5) and torch.all(sd > 0.01)

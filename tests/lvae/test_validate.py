@@ -43,7 +43,17 @@ def test_cli_rejects_bad_arguments():
         parse_args(["--dataset", "cifar"])
 
 
-def test_both_models_two_seeds_and_a_finetuning_stage_give_a_paired_comparison(shared_datasets, tmp_path):
+def test_both_models_two_seeds_and_a_finetuning_stage_give_a_paired_comparison(shared_datasets, tmp_path, monkeypatch):
+    import lvae.validate
+    from lvae.validate import stage_seed
+
+    seeds_of_stage, fit_group = {}, lvae.validate.fit_group
+
+    def recording(models, x, stage, seeds, **kw):
+        seeds_of_stage[stage.epochs, stage.lr_decay] = list(seeds)
+        return fit_group(models, x, stage, seeds, **kw)
+
+    monkeypatch.setattr(lvae.validate, "fit_group", recording)
     cfg = ValidateConfig(
         dataset="mnist",
         models=("lvae", "vae"),
@@ -68,6 +78,10 @@ def test_both_models_two_seeds_and_a_finetuning_stage_give_a_paired_comparison(s
     results = run_validation(cfg, progress=False)
     assert sorted(results) == ["lvae-s0", "lvae-s1", "vae-s0", "vae-s1"]
     assert all(r["finetune_epochs"] == 1 and r["iw_train"] == 3 for r in results.values())
+    # the finetuning stage draws its own binarisations, order and noise, not the main stage's again
+    main, finetune = seeds_of_stage[1, 1.0], seeds_of_stage[1, cfg.finetune_lr_decay]
+    assert main == [0, 1, 0, 1] and finetune == [stage_seed(s, 1) for s in main] and not set(finetune) & {0, 1}
+    assert stage_seed(0, 1) != stage_seed(1, 1) and stage_seed(0, 1) == stage_seed(0, 1) < 2**63
     # this call trained the finetuning stage only; each stage's time still counts every call that trained it
     stages = json.loads((tmp_path / "lvae-s0" / "history.json").read_text())
     timing = results["lvae-s0"]["stage_timing"]
