@@ -332,13 +332,21 @@ def aggregate(runs: list[Run], n_trials: int | None = None, periods: int = 252, 
 
 
 def dsr_trials(runs: list[Run], names: list[str], n_trials: int | None) -> tuple[float, float]:
-    """(effective number of trials, variance of their per-period Sharpe ratios) over the rows ``names``."""
+    """(effective number of trials, variance of their per-period Sharpe ratios) over the rows ``names``.
+
+    A row's Sharpe is the mean over its seeds of each seed's, as the rows' DSR scores them: the Sharpe of the
+    seed-averaged path would shrink its volatility and stretch the spread between rows. The correlation is that
+    of the seed-averaged paths."""
     mean_returns = np.stack([np.mean([r.test.returns for r in runs if r.name == n], axis=0) for n in names], 1)
-    sd = mean_returns.std(axis=0, ddof=1)
-    sr = np.where(sd > 0, mean_returns.mean(axis=0) / np.where(sd > 0, sd, 1.0), 0.0)
+    sr = np.array([np.mean([_sharpe(r.test.returns) for r in runs if r.name == n]) for n in names])
     # one row has no spread of Sharpes: take the null's, the sampling variance of a per-day Sharpe of 0 over T days
     var = float(np.var(sr, ddof=1)) if len(names) > 1 else 1.0 / max(len(mean_returns) - 1, 1)
     return effective_trials(max(n_trials or 0, len(names)), mean_correlation(mean_returns)), var
+
+
+def _sharpe(r: np.ndarray) -> float:
+    sd = float(np.std(r, ddof=1))
+    return float(np.mean(r)) / sd if sd > 0 else 0.0
 
 
 def runs_frame(runs: list[Run], dates: dict[str, np.ndarray], cost_bps: float, split: str) -> Any:
@@ -359,16 +367,22 @@ def runs_frame(runs: list[Run], dates: dict[str, np.ndarray], cost_bps: float, s
 
 
 def backtest_verdict(
-    cfg: BacktestConfig, runs: list[Run], dates: dict[str, np.ndarray], n_trials: int, looks: dict[str, int]
+    cfg: BacktestConfig,
+    runs: list[Run],
+    dates: dict[str, np.ndarray],
+    n_trials: int,
+    looks: dict[str, int],
+    look_sharpes: dict[str, dict[int, list[list[float]]]] | None = None,
 ) -> Any:
     """The verdict of the test paths (paired tests, SPA, MCS, PBO, DSR), as for a one-fold walk-forward;
-    ``looks``: each agent's checkpoints compared on validation."""
+    ``n_trials``: searched configurations on this data; ``looks``: each agent's checkpoints compared on
+    validation, ``look_sharpes`` their validation Sharpes (fold 0, per seed)."""
     from envs.panel import check_panel, to_panel
     from envs.verdict import VerdictConfig, compute_verdict
 
     panels = [to_panel(check_panel(runs_frame(runs, dates, cfg.cost_bps, s), s)) for s in ("test", "valid")]
     vcfg = VerdictConfig(headline_cost_bps=cfg.cost_bps, run_log=cfg.run_log, pbo_blocks=8)
-    return compute_verdict(panels[0], panels[1], vcfg, n_trials, looks)
+    return compute_verdict(panels[0], panels[1], vcfg, n_trials, looks, look_sharpes)
 
 
 def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
@@ -385,11 +399,13 @@ def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
     delay = cfg.execution_delay
     train_mask = np.asarray(b.split) == "train"
     runs: list[Run] = []
+    look_sharpes: dict[str, dict[int, list[list[float]]]] = {}  # each agent's checkpoints' validation Sharpes
     for kind in cfg.features:
         feats, prices = period_arrays(make_features(kind, b.latents, b.windows, train_mask), close, periods, delay)
         for seed in range(cfg.seeds):
             model_path = root / "models" / f"{cfg.agent}-{kind}-seed{seed}.zip"
-            model, step, _ = train_and_select(cfg, feats, prices, seed, model_path, root / "tensorboard")
+            model, step, sharpes = train_and_select(cfg, feats, prices, seed, model_path, root / "tensorboard")
+            look_sharpes.setdefault(f"{cfg.agent}/{kind}", {0: []})[0].append(sharpes)
             tcfg = cfg.trading_config()
             paths = [
                 evaluate(SB3Policy(model), LatentTradingEnv(feats[p], prices[p], config=tcfg))
@@ -400,18 +416,20 @@ def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
     runs += baseline_runs(cfg, baseline_feats, prices)
     names = list(dict.fromkeys(r.name for r in runs))
     digest, key = _data_hash(b), runlog.run_key(config_dict(cfg))
-    from envs.verdict import selection_looks
+    from envs.verdict import is_searched, selection_looks
 
     looks = selection_looks(names, cfg.n_checkpoints)
-    # the rows' DSR deflates test Sharpes: the trials are the configurations compared there, not the checkpoints
-    # chosen on validation; the log records those looks for the verdict's selection stage (here and in later runs)
+    # the rows' DSR deflates test Sharpes: the trials are the rows compared there, not the checkpoints chosen on
+    # validation; the verdict's selection stage counts the searched configurations, and takes the checkpoints
+    # from their validation Sharpes. The log records the looks too.
     n_trials = runlog.count_with(cfg.run_log, digest, key, names, trials=looks, weighted=False)
+    n_searched = runlog.count_with(cfg.run_log, digest, key, names, keep=is_searched, trials=looks, weighted=False)
     rows = aggregate(runs, n_trials)
     dates = {p: np.asarray(b.dates[periods[p].rows])[delay:] for p in ("valid", "test")}  # the fills' days
     report = Report(
         root=root, config=cfg, build_root=Path(b.root), rows=rows, runs=runs, test_dates=dates["test"],
         n_trials=n_trials, wall_s=time.perf_counter() - t0, n_effective=dsr_trials(runs, names, n_trials)[0],
-        verdict=backtest_verdict(cfg, runs, dates, n_trials, looks),
+        verdict=backtest_verdict(cfg, runs, dates, n_searched, looks, look_sharpes),
     )  # fmt: skip
     write_report(report)
     runlog.record_trials(cfg.run_log, digest, key, names, source="backtest", trials=looks)

@@ -122,10 +122,17 @@ def fit_probe(
 ) -> tuple[RidgeProbe, float]:
     """The ridge probe of ``sign(y)`` whose predicted sign matches ``sign(y_valid)`` most often on validation;
     returns it and that validation hit rate (ties go to the larger penalty)."""
+    fits, hits, best = probe_candidates(x_train, y_train, x_valid, y_valid)
+    return fits[best], hits[best]
+
+
+def probe_candidates(
+    x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray
+) -> tuple[list[RidgeProbe], list[float], int]:
+    """Every penalty's ridge probe, its validation hit rate, and the index of the one :func:`fit_probe` keeps."""
     fits = ridge_path(x_train, np.sign(y_train), probe_alphas(len(y_train)))
     hits = [float(np.mean(np.sign(f.score(x_valid)) == np.sign(y_valid))) for f in fits]
-    best = max(range(len(fits)), key=lambda i: (hits[i], fits[i].alpha))
-    return fits[best], hits[best]
+    return fits, hits, max(range(len(fits)), key=lambda i: (hits[i], fits[i].alpha))
 
 
 def probe_positions(probe: RidgeProbe, x: np.ndarray, allow_short: bool) -> np.ndarray:

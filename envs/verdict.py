@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,9 +121,9 @@ class DSRResult:
     value: float
     sharpe: float  # annualised Sharpe of the selected configuration where it was selected (validation blocks)
     sr0: float  # annualised expected maximum Sharpe of n_effective null trials
-    n_trials: int  # trials ever tried on this data (run log, weighted by looks), this run's included
+    n_trials: int  # configurations ever searched on this data (run log), this run's included
     n_run: int  # searched configurations of this run (agents and probes)
-    n_looked: int  # this run's trials: each configuration's looks at validation data (checkpoints, penalties)
+    n_looked: int  # this run's looks at validation data: each configuration's checkpoints or penalties
     n_effective: float
     rho: float  # mean pairwise correlation of the candidates' selection-stage returns
     n_days: int  # days of the selection stage
@@ -131,6 +132,11 @@ class DSRResult:
     n_agents: int = 0  # the n_run candidates: agents, linear probes, and (only when no search ran) fixed rules
     n_probes: int = 0
     var_from: str = "candidates"  # "candidates": their Sharpes' variance; "null": 1/(T-1), one candidate only
+    # annualised Sharpe that keeping the best of its looks in each fold adds to the selected configuration's
+    # validation Sharpe under the null (part of sr0), and where each fold's spread of looks came from
+    uplift: float = 0.0
+    uplift_from: str = "none"  # "looks": their validation Sharpes; "null": 1/(D_f - 1); "both"; "none"
+    uplift_looks: int = 1
 
 
 @dataclass(frozen=True)
@@ -170,7 +176,7 @@ class Verdict:
             "pbo": self.pbo,
             "dsr": None if self.dsr is None else asdict(self.dsr),
             "spa_by_cost": [{"cost_bps": k, **asdict(v)} for k, v in sorted(self.spa.items())],
-            "probes": [asdict(c) for c in self.probes],
+            "probe_tests": [asdict(c) for c in self.probes],  # not "probes": the walk-forward's own records
             "per_seed": [asdict(s) for s in self.per_seed],
             "verdict_settings": {**asdict(self.config), "block_size_used": self.block, "n_folds": self.n_folds,
                                  "n_days": self.n_days, "dropped_days": self.dropped_days,
@@ -344,6 +350,29 @@ def selection_looks(configs: list[str], n_checkpoints: int) -> dict[str, int]:
     return {c: n_penalties if c.split("/", 1)[0] == "probe" else n_checkpoints for c in searched(configs)}
 
 
+def selection_uplift(
+    look_sharpes: Mapping[int, Sequence[Sequence[float]]], days: Mapping[int, int], n_looks: int
+) -> tuple[float, str]:
+    """(per-day Sharpe, source): what keeping the best of ``n_looks`` looks in each fold adds, under the null, to a
+    configuration's validation Sharpe stitched over the folds.
+
+    Each fold's pick is the maximum of ``n_looks`` trials, so its expected Sharpe under the null is eq. 2 of Bailey
+    & López de Prado (2014) with the variance of those trials: that of the fold's looks' validation Sharpes
+    (``look_sharpes[fold]``: per seed, each look's per-day Sharpe; mean over seeds), else, where they were not
+    recorded, the null's sampling variance 1/(D_f - 1) over the fold's D_f days (an upper bound: correlated looks
+    spread less). The stitched Sharpe is about the days-weighted mean of the folds'.
+    """
+    if n_looks <= 1 or not days:
+        return 0.0, "none"
+    total, sources = 0.0, set()
+    for fold, d in days.items():
+        spread = [np.var(x, ddof=1) for x in look_sharpes.get(fold, ()) if len(x) > 1 and np.all(np.isfinite(x))]
+        sources.add("looks" if spread else "null")
+        var = float(np.mean(spread)) if spread else 1.0 / max(d - 1, 1)
+        total += d * expected_max_sharpe(n_looks, var)
+    return total / sum(days.values()), sources.pop() if len(sources) == 1 else "both"
+
+
 def _dsr(
     panel: Panel,
     valid: Panel | None,
@@ -351,14 +380,18 @@ def _dsr(
     n_logged: int | None,
     cfg: VerdictConfig,
     looks: dict[str, int] | None = None,
+    look_sharpes: dict[str, dict[int, list[list[float]]]] | None = None,
 ) -> DSRResult | None:
     """The deflated Sharpe ratio where the selection happened (Bailey & López de Prado 2014).
 
-    The searched configurations (agents and probes) compete on the validation blocks; the winner's validation
-    Sharpe is deflated by the expected maximum of N null trials with the variance of the candidates' validation
-    Sharpe ratios, N from the run log shrunk by their correlation. N counts every look at validation data: each
-    candidate's validation result is already the best of ``looks[config]`` (its checkpoints, or its probe's
-    penalties; 1 where not given). The winner's test blocks, which the selection never saw, get a plain
+    The selection has two stages. In each fold, every searched configuration (agent or probe) keeps the best of
+    ``looks[config]`` looks at that fold's validation block (its checkpoints, or its probe's penalties; 1 where not
+    given), so its validation path, stitched over the folds, is a best-of in every fold: `selection_uplift`, from
+    the looks' validation Sharpes (``look_sharpes[config][fold]``, per seed) where recorded. Then the
+    configurations compete on their stitched validation Sharpes: the expected maximum of N null trials with the
+    variance of the candidates' Sharpe ratios, N the configurations searched on this data (run log, at least this
+    run's), shrunk by their correlation. The winner's validation Sharpe is deflated by the sum of the two. The
+    winner's test blocks, which the selection never saw, get a plain
     probabilistic Sharpe ratio against 0 (`test_psr`). Without validation blocks the selection is on the test
     blocks, and the report says so. A candidate flat on validation (Sharpe 0) stays a candidate. A single
     candidate has no spread of Sharpe ratios to measure: the trials' variance is then the null's, 1/(T-1) for a
@@ -383,14 +416,17 @@ def _dsr(
     n_run = len(names)
     # checkpoints and penalties were chosen on validation: a selection on the test blocks is one look each
     n_looked = sum((looks or {}).get(c, 1) for c in names) if by_valid else n_run
-    n_trials = max(n_looked, n_logged or 0)
+    n_trials = max(n_run, n_logged or 0)
     rho = mean_correlation(matrix)
     n_eff = effective_trials(n_trials, rho)
     r_stage, r_test = _seed_mean(stage[selected]), _seed_mean(test[selected])
     # One candidate has no spread of Sharpes to measure, yet the run log may count many trials: their Sharpes'
     # variance is then the null's own, the sampling variance of a per-day Sharpe of true value 0 over T days.
     var = float(np.var(sr_trials, ddof=1)) if n_run > 1 else 1.0 / max(len(r_stage) - 1, 1)
-    sr0 = expected_max_sharpe(n_eff, var)
+    k = (looks or {}).get(selected, 1) if by_valid else 1
+    days = dict(zip(*np.unique(valid.folds, return_counts=True), strict=True)) if by_valid and valid else {}
+    uplift, uplift_from = selection_uplift((look_sharpes or {}).get(selected, {}), days, k)
+    sr0 = expected_max_sharpe(n_eff, var) + uplift
     sr_test = float(inf.sharpe(test[selected].excess, periods=1).mean())
     return DSRResult(
         selected=selected, selected_by="validation Sharpe" if by_valid else "test Sharpe (no validation blocks)",
@@ -398,7 +434,8 @@ def _dsr(
         sr0=sr0 * math.sqrt(inf.PERIODS), n_trials=n_trials, n_run=n_run, n_looked=n_looked, n_effective=n_eff, rho=rho,
         n_days=len(r_stage), test_sharpe=sr_test * math.sqrt(inf.PERIODS), test_psr=_psr(sr_test, 0.0, r_test),
         n_agents=sum(is_searched(c) and not _is_probe(c) for c in names), n_probes=sum(map(_is_probe, names)),
-        var_from="candidates" if n_run > 1 else "null",
+        var_from="candidates" if n_run > 1 else "null", uplift=uplift * math.sqrt(inf.PERIODS),
+        uplift_from=uplift_from, uplift_looks=k,
     )  # fmt: skip
 
 
@@ -426,9 +463,11 @@ def compute_verdict(
     cfg: VerdictConfig = VerdictConfig(),
     n_logged: int | None = None,
     looks: dict[str, int] | None = None,
+    look_sharpes: dict[str, dict[int, list[list[float]]]] | None = None,
 ) -> Verdict:
-    """Every statistic of the verdict and its paragraphs; ``n_logged``: trials tried on the data (the run log);
-    ``looks``: per searched configuration, the candidates its validation result was the best of."""
+    """Every statistic of the verdict and its paragraphs; ``n_logged``: configurations searched on the data (the
+    run log); ``looks``: per searched configuration, the candidates its validation result was the best of in each
+    fold; ``look_sharpes``: their per-day validation Sharpes, per configuration, fold and seed, where recorded."""
     if cfg.benchmark not in panel.configs:
         raise ValueError(f"the panel has no {cfg.benchmark!r} configuration to test against")
     cost = _nearest(panel.costs, cfg.headline_cost_bps)
@@ -445,7 +484,7 @@ def compute_verdict(
         per_seed=tuple(_per_seed(panel, valid, boots, cfg)),
         comparisons=tuple(_comparisons(panel, boots, cfg, block)), spa=_spa(panel, cfg, block),
         mcs=mcs, mcs_policy=policy, pbo=pbo.pbo, pbo_configs=tuple(s.config for s in head), pbo_blocks=s_blocks,
-        pbo_prob_oos_loss=pbo.prob_oos_loss, dsr=_dsr(panel, valid, cost, n_logged, cfg, looks),
+        pbo_prob_oos_loss=pbo.prob_oos_loss, dsr=_dsr(panel, valid, cost, n_logged, cfg, looks, look_sharpes),
         probes=tuple(_probe_tests(panel, boots, cfg, cost, block)),
         fold_sharpe=fold_sharpes(panel, cost),
     )  # fmt: skip
@@ -506,8 +545,10 @@ def write_verdict(run_dir: str | Path, cfg: VerdictConfig = VerdictConfig(), qui
     # a folder without its config (not written by the walk-forward) says nothing of its checkpoints: 1 look each
     checkpoints = agent.get("n_checkpoints", 1) if isinstance(agent, dict) else 1
     looks = selection_looks(tried, int(checkpoints))
-    n_logged = runlog.count_with(cfg.run_log, digest, run, tried, keep=is_searched, trials=looks)
-    verdict = compute_verdict(panel, valid, cfg, n_logged, looks)
+    n_logged = runlog.count_with(cfg.run_log, digest, run, tried, keep=is_searched, trials=looks, weighted=False)
+    prefix = f"{agent.get('agent', 'ppo')}/" if isinstance(agent, dict) else "ppo/"
+    sharpes = {**look_sharpes(doc.get("agents"), prefix), **look_sharpes(doc.get("probes"), "probe/")}
+    verdict = compute_verdict(panel, valid, cfg, n_logged, looks, sharpes)
     _write_json(wf_path, {**doc, **verdict.to_json()})
     _write_report(root / "report.md", verdict)
     if cfg.plots:
@@ -520,6 +561,18 @@ def write_verdict(run_dir: str | Path, cfg: VerdictConfig = VerdictConfig(), qui
 
         print(markdown(verdict))
     return verdict
+
+
+def look_sharpes(records: Any, prefix: str) -> dict[str, dict[int, list[list[float]]]]:
+    """The looks' validation Sharpes by configuration (``prefix`` + features), fold and seed, from walkforward.json's
+    ``agents`` (checkpoints) or ``probes`` (penalties) records: ``{"fold", "features", "valid_sharpes", ...}``,
+    one per seed; none in an older or foreign folder."""
+    out: dict[str, dict[int, list[list[float]]]] = {}
+    for a in records if isinstance(records, list) else []:
+        if isinstance(a, dict) and isinstance(a.get("valid_sharpes"), list) and "fold" in a and "features" in a:
+            folds = out.setdefault(f"{prefix}{a['features']}", {})
+            folds.setdefault(int(a["fold"]), []).append([float(x) for x in a["valid_sharpes"]])
+    return out
 
 
 def _write_json(path: Path, doc: dict[str, Any]) -> None:

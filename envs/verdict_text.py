@@ -138,24 +138,31 @@ def dsr_paragraph(v: Verdict) -> str | None:
     if d is None:
         return None
     stage = "validation" if d.selected_by == "validation Sharpe" else "test"
-    among = _candidates(d)
-    this_run = f"{d.n_run} in this run"
-    if stage == "validation":
-        looks = " or ".join(w for n, w in ((d.n_agents, "checkpoints"), (d.n_probes, "penalties")) if n)
-        best_of = f": each candidate the best of its {looks} on validation" if looks else ""
-        this_run = f"{d.n_looked} in this run{best_of}"
-    spread = (
-        ""
-        if d.var_from == "candidates"
-        else ("; one candidate, so the trials' Sharpe variance is the null's sampling variance 1/(T−1)")
-    )
+    spread = "" if d.var_from == "candidates" else "; one candidate, so their Sharpe variance is the null's, 1/(T−1)"
+    between = d.sr0 - d.uplift
     text = (
         f"Deflated Sharpe ratio of the selection ({d.selected}, the best {stage} Sharpe at {_cost(d.cost_bps)} among "
-        f"{among}, mean over seeds): {stage} Sharpe {_f(d.sharpe)} against an expected maximum of "
-        f"{_f(d.sr0)} for "
-        f"{d.n_trials} trials on this data ({this_run}; effective "
-        f"{d.n_effective:.1f} at mean correlation {_f(d.rho, '{:.2f}')}{spread}), DSR = {_f(d.value, '{:.2f}')}"
+        f"{_candidates(d)}, mean over seeds): {stage} Sharpe {_f(d.sharpe)} against an expected maximum of "
+        f"{_f(d.sr0)} under the null"
     )
+    configs = (
+        f"the best of {d.n_trials} configurations searched on this data ({d.n_run} in this run; effective "
+        f"{d.n_effective:.1f} at mean correlation {_f(d.rho, '{:.2f}')}{spread})"
+    )
+    if d.uplift_from == "none":
+        text += f", for {configs}"
+    else:
+        looks = "penalties" if d.selected.split("/", 1)[0] == "probe" else "checkpoints"
+        source = {
+            "looks": "from the spread of their validation Sharpes",
+            "null": "at the null's spread 1/(D−1), an upper bound: their Sharpes were not recorded",
+            "both": "from the spread of their validation Sharpes where recorded, else the null's",
+        }[d.uplift_from]
+        text += (
+            f": {_f(between)} for {configs}, plus {_f(d.uplift)} for keeping the best of its {d.uplift_looks} "
+            f"{looks} in each of {v.n_folds} fold{'s' if v.n_folds != 1 else ''} ({source})"
+        )
+    text += f", DSR = {_f(d.value, '{:.2f}')}"
     if math.isfinite(d.value) and d.value >= 1 - v.config.alpha:
         text += f" — the selection beats chance at {1 - v.config.alpha:.0%}"
     else:

@@ -63,9 +63,9 @@ import pandas as pd
 from envs.backtest import AGENTS, BacktestConfig, train_and_select
 from envs.baselines import (
     block_decisions,
-    fit_probe,
     ma10,
     month_ends,
+    probe_candidates,
     probe_positions,
     random_decisions,
     tsmom,
@@ -416,16 +416,29 @@ def probe(scores: Scores, cfg: WalkForwardConfig, data: MarketData, fold: Calend
     market = data.r.mean(axis=1) if data.is_book else data.r
     y = np.zeros(len(market))
     y[: len(y) - lag] = market[lag:]  # y[t]: the return a decision at t earns
-    model, valid_hit = fit_probe(x[tr], y[tr], x[va], y[va])
-    decisions = {b: probe_positions(model, x[fold.rows(b)], cfg.agent.allow_short) for b in ("valid", "test")}
-    if data.is_book:
-        n_assets = data.r.shape[1]
-        decisions = {b: np.repeat(d[:, None] / n_assets, n_assets, axis=1) for b, d in decisions.items()}
+    fits, hits, best = probe_candidates(x[tr], y[tr], x[va], y[va])
+    model, valid_hit = fits[best], hits[best]
+
+    def positions(m: Any, rows: slice) -> np.ndarray:
+        d = probe_positions(m, x[rows], cfg.agent.allow_short)
+        return np.repeat(d[:, None] / data.r.shape[1], data.r.shape[1], axis=1) if data.is_book else d
+
+    decisions = {b: positions(model, fold.rows(b)) for b in ("valid", "test")}
     score(scores, cfg, data, fold, (f"probe/{kind}", kind, "probe", 0), decisions)
     up_pred, up = model.score(x[te]) > 0, y[te] > 0
+    # each penalty's validation Sharpe (per day, at the agents' training cost): the looks the verdict's DSR
+    # deflates the kept one by, as it does an agent's checkpoints
+    beta, rows = borrow_rate_per_period(cfg.agent.borrow_rate, PERIODS), fold.rows("valid")
+    sharpes = []
+    for m in fits:
+        s = rescore(positions(m, rows), data.r[rows], data.rf[rows], cfg.execution_delay, beta)
+        excess = s.net_returns(cfg.agent.cost_bps, cfg.agent.slippage_bps) - data.rf[rows]
+        sd = float(np.std(excess, ddof=1))
+        sharpes.append(float(np.mean(excess)) / sd if sd > 0 else 0.0)
     scores.probes.append({
         "fold": fold.index, "features": kind, "alpha": model.alpha, "valid_hit_rate": valid_hit,
         "test_hits": int(np.sum(up_pred == up)), "test_days": int(len(up)), "test_up_days": int(np.sum(up)),
+        "valid_sharpes": sharpes,
     })  # fmt: skip
 
 

@@ -90,10 +90,13 @@ def test_report_files_and_table(fake_build, tmp_path):
     # every row is deflated with the same N: the 3 rows compared (at least), shrunk by their correlation
     assert {r["deflated_sharpe"]["n_trials"] for r in rows.values()} == {3}
     assert len({r["deflated_sharpe"]["n_effective"] for r in rows.values()}) == 1
-    # the trials' Sharpe variance: the rows' own; one row alone has none to measure, so the null's, 1/(T - 1)
+    # the trials' Sharpe variance: the rows' own, each the mean of its seeds' Sharpes (random: 3 seeds); one row
+    # alone has none to measure, so the null's, 1/(T - 1)
     names = ["buy_and_hold", "random"]
     means = np.stack([np.mean([r.test.returns for r in runs if r.name == n], axis=0) for n in names], 1)
-    sr = means.mean(axis=0) / means.std(axis=0, ddof=1)
+    per_seed = [[r.test.returns.mean() / r.test.returns.std(ddof=1) for r in runs if r.name == n] for n in names]
+    sr = np.array([np.mean(x) for x in per_seed])
+    assert len(per_seed[1]) == 3 and abs(sr[1]) < abs(means[:, 1].mean() / means[:, 1].std(ddof=1))
     n_eff, var = dsr_trials(runs, names, None)
     assert var == pytest.approx(np.var(sr, ddof=1)) and n_eff == metrics.effective_trials(2, np.corrcoef(means.T)[0, 1])
     assert dsr_trials(runs, ["random"], 40) == (40.0, pytest.approx(1 / (len(means) - 1)))

@@ -116,8 +116,8 @@ def test_the_output_contract_and_report(tmp_path):
     assert 0 <= doc["pbo"] <= 1
     # the trials are the searched configurations (4 agents, 4 probes), not the fixed rules every run repeats; a
     # config without the agent's checkpoints counts one look per agent, each probe picks among 6 penalties
-    assert doc["dsr"]["selected"] == "ppo/lvae" and doc["dsr"]["n_run"] == 8 and doc["dsr"]["n_trials"] == 28
-    assert doc["dsr"]["n_effective"] < 28
+    assert doc["dsr"]["selected"] == "ppo/lvae" and (doc["dsr"]["n_run"], doc["dsr"]["n_trials"]) == (8, 8)
+    assert doc["dsr"]["n_looked"] == 4 + 4 * 6 and doc["dsr"]["n_effective"] < 8 and doc["dsr"]["uplift"] == 0
     assert {p.name for p in root.glob("verdict_*.png")} == {
         "verdict_heatmap.png", "verdict_cost.png", "verdict_equity.png", "verdict_seeds.png"}  # fmt: skip
     report = (root / "report.md").read_text()
@@ -128,30 +128,83 @@ def test_the_output_contract_and_report(tmp_path):
     assert (root / "report.md").read_text().count(START) == 1 and len(log.read_text().splitlines()) == 8
 
 
-def test_the_dsr_counts_every_checkpoint_and_penalty_looked_at_on_validation(tmp_path, planted):
-    """Each agent's validation Sharpe is already the best of its checkpoints, each probe's result the best of its
-    penalties: N counts those looks, so the same selection is deflated harder than with one look each."""
+def test_selection_uplift_is_eq_2_in_each_fold_weighted_by_days():
+    """Bailey & López de Prado's expected maximum of N trials, sqrt(V) ((1-γ) Φ⁻¹(1-1/N) + γ Φ⁻¹(1-1/(N e))), in
+    each fold: V from the looks' Sharpes where recorded (mean over seeds of their variance), else 1/(D-1)."""
+    from scipy import stats
+
+    from envs.verdict import selection_uplift
+
+    c2 = np.euler_gamma * stats.norm.ppf(1 - 1 / (2 * np.e))  # N = 2: Φ⁻¹(1/2) = 0
+    sharpes = {0: [[0.0, 0.1], [0.1, 0.2]]}  # variance 0.005 in each seed
+    got, source = selection_uplift(sharpes, {0: 100, 1: 300}, 2)
+    assert got == pytest.approx((100 * np.sqrt(0.005) * c2 + 300 * np.sqrt(1 / 299) * c2) / 400, rel=1e-12)
+    assert source == "both" and selection_uplift(sharpes, {0: 100}, 2)[1] == "looks"
+    assert selection_uplift({}, {0: 100}, 2)[1] == "null" and selection_uplift(sharpes, {0: 100}, 1) == (0.0, "none")
+
+
+def test_the_uplift_is_what_keeping_the_best_of_independent_looks_in_each_fold_gives_under_the_null():
+    """Null returns, 18 folds of 227 days, the best of 4 independent checkpoints kept in each: the stitched
+    validation Sharpe averages about +1.1 annualised, which a best-of-4 over the whole path (+0.27) misses."""
+    from envs.verdict import selection_uplift
+
+    rng = np.random.default_rng(0)
+    folds, days, k, reps = 18, 227, 4, 300
+    r = rng.normal(0.0, 0.01, (reps, folds, k, days))
+    sr = r.mean(-1) / r.std(-1, ddof=1)  # (reps, folds, k)
+    best = np.take_along_axis(r, sr.argmax(-1)[..., None, None], axis=2)[:, :, 0].reshape(reps, -1)
+    stitched = best.mean(-1) / best.std(-1, ddof=1)
+    uplift, _ = selection_uplift({}, dict.fromkeys(range(folds), days), k)
+    assert uplift * np.sqrt(252) == pytest.approx(stitched.mean() * np.sqrt(252), rel=0.06)
+    assert metrics.expected_max_sharpe(k, 1 / (folds * days - 1)) * np.sqrt(252) < 0.3
+
+
+def test_the_dsr_deflates_the_best_look_in_each_fold_and_the_best_configuration(tmp_path, planted):
+    """Each agent's validation Sharpe is already the best of its checkpoints in every fold, each probe's the best
+    of its penalties: the expected maximum adds that uplift (`selection_uplift`) to the best of the N
+    configurations, so the same selection is deflated harder than with one look each."""
+    from envs.verdict import selection_uplift
+
     test, v = planted
     valid = to_panel(check_panel(synthetic_panel({"ppo/lvae": EDGE}, seed=100)))
     looks = selection_looks(test.configs, 4)
     assert looks == {**{f"ppo/{f}": 4 for f in ("lvae", "vae", "pca", "raw")},
                      **{f"probe/{f}": 6 for f in ("lvae", "vae", "pca", "raw")}}  # fmt: skip
     w = compute_verdict(test, valid, FAST, None, looks)
-    assert (w.dsr.n_run, w.dsr.n_looked, w.dsr.n_trials) == (8, 40, 40)
-    assert w.dsr.n_effective == pytest.approx(metrics.effective_trials(40, w.dsr.rho))
-    assert w.dsr.sr0 > v.dsr.sr0 and w.dsr.value < v.dsr.value and w.dsr.sharpe == v.dsr.sharpe
+    assert (w.dsr.n_run, w.dsr.n_looked, w.dsr.n_trials, w.dsr.selected) == (8, 40, 8, "ppo/lvae")
+    per_day, _ = selection_uplift({}, dict.fromkeys(range(6), 126), 4)  # 6 folds of 126 days, no looks recorded
+    assert (w.dsr.uplift_from, w.dsr.uplift_looks) == ("null", 4)
+    one_look = compute_verdict(test, valid, FAST, None).dsr
+    assert w.dsr.uplift == pytest.approx(per_day * np.sqrt(252)) and w.dsr.n_effective == one_look.n_effective
+    assert w.dsr.sr0 == pytest.approx(one_look.sr0 + w.dsr.uplift)  # the same best of 8 configurations, plus it
+    assert w.dsr.value < one_look.value and w.dsr.sharpe == one_look.sharpe == v.dsr.sharpe
     assert compute_verdict(test, valid, FAST, 100, looks).dsr.n_trials == 100  # the run log, when it has more
-    # from a walk-forward folder: the checkpoints come from its config, the run log records the looks
+    # recorded looks that spread less than the null's give a smaller uplift
+    tight = {"ppo/lvae": {f: [[0.0, 0.01, 0.02, 0.03]] * 5 for f in range(6)}}
+    t = compute_verdict(test, valid, FAST, None, looks, tight).dsr
+    assert t.uplift_from == "looks" and t.uplift == pytest.approx(
+        metrics.expected_max_sharpe(4, np.var([0.0, 0.01, 0.02, 0.03], ddof=1)) * np.sqrt(252)
+    )  # fmt: skip
+    assert 0 < t.uplift < w.dsr.uplift
+    # from a walk-forward folder: the checkpoints come from its config, their Sharpes from its agents' records
     small = {"n_folds": 3, "days_per_fold": 100, "costs": (0.0, 5.0)}
     root = write_run(tmp_path / "wf", synthetic_panel({}, **small), synthetic_panel({}, seed=7, **small),
-                     config={"data_hash": "synthetic", "agent": {"n_checkpoints": 3}})  # fmt: skip
+                     config={"data_hash": "synthetic", "agent": {"agent": "ppo", "n_checkpoints": 3}})  # fmt: skip
+    doc = json.loads((root / "walkforward.json").read_text())
+    doc["agents"] = [{"fold": f, "features": k, "seed": s, "valid_sharpes": [0.0, 0.02, 0.04]}
+                     for f in range(3) for k in ("lvae", "vae", "pca", "raw") for s in range(5)]  # fmt: skip
+    (root / "walkforward.json").write_text(json.dumps(doc))
     log = tmp_path / "trials.jsonl"
     write_verdict(root, VerdictConfig(reps=99, plots=False, run_log=str(log)), quiet=True)
     doc = json.loads((root / "walkforward.json").read_text())
-    assert (doc["dsr"]["n_looked"], doc["dsr"]["n_trials"]) == (4 * 3 + 4 * 6, 36)
+    assert (doc["dsr"]["n_looked"], doc["dsr"]["n_trials"]) == (4 * 3 + 4 * 6, 8)
     report = (root / "report.md").read_text()
     assert "among 4 agents and 4 probes, mean over seeds" in report
-    assert "36 trials on this data (36 in this run: each candidate the best of its checkpoints or penalties" in report
+    assert "the best of 8 configurations searched on this data (8 in this run;" in report
+    selected = doc["dsr"]["selected"]
+    kept = "its 3 checkpoints" if selected.startswith("ppo/") else "its 6 penalties"
+    source = "(from the spread of their validation Sharpes)" if selected.startswith("ppo/") else "(at the null's"
+    assert f"for keeping the best of {kept} in each of 3 folds {source}" in report
     assert sorted(json.loads(line)["trials"] for line in log.read_text().splitlines()) == [3] * 4 + [6] * 4
 
 
@@ -188,14 +241,15 @@ def test_the_dsr_names_what_it_chose_among_and_deflates_one_candidate_by_the_nul
     assert (v.dsr.n_run, v.dsr.n_agents, v.dsr.n_probes, v.dsr.var_from) == (3, 3, 0, "candidates")
     text = next(p for p in v.paragraphs if p.startswith("Deflated"))
     assert "among 3 agents, mean over seeds" in text
-    assert "(12 in this run: each candidate the best of its checkpoints on validation;" in text
+    assert "for the best of 3 configurations searched on this data (3 in this run;" in text
+    assert "plus" in text and "for keeping the best of its 4 checkpoints in each of 6 folds (at the null's" in text
     one = [to_panel(check_panel(_only(synthetic_panel({}, seed=s), ["ppo/lvae"]))) for s in (0, 100)]
     d = compute_verdict(*one, FAST, 50).dsr
     assert (d.n_run, d.n_trials, d.var_from) == (1, 50, "null") and d.n_effective == 50.0  # no correlation to shrink by
     per_day = metrics.expected_max_sharpe(50, 1.0 / (d.n_days - 1))
     assert d.sr0 == pytest.approx(per_day * np.sqrt(252)) and 1.2 < d.sr0 < 1.4  # 2.25 s.e. of 1/sqrt(755) a day
     paragraphs = compute_verdict(*one, FAST, 50).paragraphs
-    assert any("one candidate, so the trials' Sharpe variance is the null's sampling variance" in p for p in paragraphs)
+    assert any("one candidate, so their Sharpe variance is the null's, 1/(T−1)" in p for p in paragraphs)
     # one trial in all is no search: nothing to deflate by
     assert compute_verdict(*one, FAST, None).dsr.sr0 == 0.0
 

@@ -82,7 +82,7 @@ def test_refit_per_fold_ignores_everything_after_its_cutoffs(tmp_path, monkeypat
         return fn
 
     monkeypatch.setattr(wf, "train_and_select", record(kind="agent"))
-    monkeypatch.setattr(wf, "fit_probe", record(kind="probe"))
+    monkeypatch.setattr(wf, "probe_candidates", record(kind="probe"))
     for market in (data, _perturbed(data, fold.valid[1] - 1, seed=1)):  # changed after the validation block
         for call in (
             lambda m: wf.agents(wf.Scores(), cfg, m, fold, base, tmp_path),
@@ -121,8 +121,10 @@ def test_walk_forward_cli_writes_the_contract(tmp_path):
     assert len(doc["results"]) == len(configs) * 2 and doc["results"][0]["returns"] == "daily_returns.parquet"
     # the verdict ran on the folder: its keys, the run log of the 2 searched configurations (agent and probe)
     # with their looks at validation data (the agent's 2 checkpoints, the probe's 6 penalties), the report's
-    # first section
-    assert doc["spa"]["benchmark"] == "buy_and_hold" and doc["dsr"]["n_trials"] == 2 + 6
+    # first section; the DSR deflates the kept look by the spread of every look's validation Sharpe
+    assert doc["spa"]["benchmark"] == "buy_and_hold" and (doc["dsr"]["n_trials"], doc["dsr"]["n_looked"]) == (2, 8)
+    assert [len(p["valid_sharpes"]) for p in doc["probes"]] == [6] and len(doc["agents"][0]["valid_sharpes"]) == 2
+    assert doc["dsr"]["uplift_from"] == "looks" and doc["dsr"]["uplift"] > 0
     assert doc["verdict"] == [] and "No lvae agent to compare." in doc["verdict_text"][0]  # raw features only
     assert 0 <= doc["pbo"] <= 1
     assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == 2
