@@ -33,6 +33,7 @@ from envs.config import TradingConfig
 from envs.evaluate import Path as EvalPath
 from envs.evaluate import evaluate
 from envs.features import make_features
+from envs.inference import sharpe
 from envs.metrics import Metrics, deflated_sharpe, effective_trials, mean_correlation, t_interval
 from envs.policies import RandomPolicy, SB3Policy, buy_and_hold, cash
 from envs.trading import LatentTradingEnv, delay_aligned
@@ -217,8 +218,7 @@ def train_and_select(
     def check(step: int) -> None:
         r = evaluate(SB3Policy(model), valid_env).returns
         r = r - valid_rf[1 : 1 + len(r)]  # step i earns the day ending at i + 1
-        sd = float(np.std(r, ddof=1))
-        sr = float(np.mean(r)) / sd if sd > 0 else 0.0
+        sr = _sharpe(r)  # a flat checkpoint (cash minus the risk-free rate: float noise) has Sharpe 0
         sharpes.append(sr)
         if sr > best["sharpe"]:
             best.update(sharpe=sr, step=step, state=copy.deepcopy(model.policy.state_dict()))
@@ -345,8 +345,8 @@ def dsr_trials(runs: list[Run], names: list[str], n_trials: int | None) -> tuple
 
 
 def _sharpe(r: np.ndarray) -> float:
-    sd = float(np.std(r, ddof=1))
-    return float(np.mean(r)) / sd if sd > 0 else 0.0
+    """Per-period Sharpe (ddof 1); 0 where the std is float noise (`envs.inference.sharpe`)."""
+    return float(sharpe(np.asarray(r, dtype=np.float64), periods=1))
 
 
 def runs_frame(runs: list[Run], dates: dict[str, np.ndarray], cost_bps: float, split: str) -> Any:

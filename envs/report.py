@@ -63,7 +63,8 @@ def write_report(report: Report) -> None:
     doc = {
         "config": config_dict(report.config),
         "build": str(report.build_root),
-        "test_period": [str(report.test_dates[0])[:10], str(report.test_dates[-1])[:10]],
+        # the days whose returns are scored: the equity curve's first date is the first fill, which earns nothing
+        "test_period": [str(report.test_dates[1])[:10], str(report.test_dates[-1])[:10]],
         "selection": "best validation Sharpe over n_checkpoints checkpoints per (feature set, seed)",
         "n_trials": report.n_trials,
         "n_effective": report.n_effective,

@@ -9,8 +9,9 @@ configuration of one run::
      "trials": 4}
 
 ``trials`` (1 when absent) counts the looks at validation data behind the configuration's result: an agent kept
-as the best of 4 checkpoints was tried 4 times, a probe whose penalty was picked from 6 was tried 6 times. The
-counts below sum it.
+as the best of 4 checkpoints looked 4 times, a probe whose penalty was picked from 6 looked 6 times. The counts
+below sum it (weighted) or count each (run, configuration) once (unweighted, what the DSR's number of
+configurations uses: the verdict deflates the looks of each fold separately, from their validation Sharpes).
 
 The run key identifies the settings of a run (a hash of its config), so recomputing the verdict of the same
 run folder, or rerunning the same settings, adds nothing; lines are only ever appended, never rewritten.

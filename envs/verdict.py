@@ -4,8 +4,8 @@
 (test blocks; schema in :mod:`envs.panel`), optionally ``valid_returns.parquet``, ``walkforward.json`` and
 ``report.md``; the walk-forward run calls :func:`write_verdict` at its end. It adds to ``walkforward.json``
 the keys ``verdict``, ``spa``, ``stepm``, ``mcs``, ``pbo``, ``dsr`` (and ``per_seed``, ``spa_by_cost``,
-``verdict_text``), puts the verdict at the top of ``report.md`` and draws four plots. Nothing is written
-until every number is computed.
+``probe_tests``, ``verdict_text``), puts the verdict at the top of ``report.md`` and draws four plots. Nothing
+is written until every number is computed.
 
 What each number is (returns are daily net returns after costs minus the risk-free rate; Sharpe ratios are
 annualised, ``sqrt(252)``, of the stitched out-of-sample days of all folds):
@@ -19,7 +19,8 @@ annualised, ``sqrt(252)``, of the stitched out-of-sample days of all folds):
   needs an adjusted p below ``alpha`` over days and, where there are seeds, over seeds too;
 - Hansen's SPA and StepM against buy-and-hold over every other configuration, an MCS over the agent's
   feature sets, PBO by CSCV over every configuration, and the deflated Sharpe ratio of the configuration
-  selected by validation Sharpe with the number of configurations ever tried on the data (the run log).
+  selected by validation Sharpe: the best of the configurations ever tried on the data (the run log), plus
+  the lift of keeping the best checkpoint or penalty in each fold.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ class DSRResult:
     uplift: float = 0.0
     uplift_from: str = "none"  # "looks": their validation Sharpes; "null": 1/(D_f - 1); "both"; "none"
     uplift_looks: int = 1
+    uplift_config: str = ""  # the candidate whose per-fold selection lifts most (the winner is held to it)
 
 
 @dataclass(frozen=True)
@@ -351,7 +353,10 @@ def selection_looks(configs: list[str], n_checkpoints: int) -> dict[str, int]:
 
 
 def selection_uplift(
-    look_sharpes: Mapping[int, Sequence[Sequence[float]]], days: Mapping[int, int], n_looks: int
+    look_sharpes: Mapping[int, Sequence[Sequence[float]]],
+    days: Mapping[int, int],
+    n_looks: int,
+    scale: Mapping[int, float] | None = None,
 ) -> tuple[float, str]:
     """(per-day Sharpe, source): what keeping the best of ``n_looks`` looks in each fold adds, under the null, to a
     configuration's validation Sharpe stitched over the folds.
@@ -360,7 +365,9 @@ def selection_uplift(
     & López de Prado (2014) with the variance of those trials: that of the fold's looks' validation Sharpes
     (``look_sharpes[fold]``: per seed, each look's per-day Sharpe; mean over seeds), else, where they were not
     recorded, the null's sampling variance 1/(D_f - 1) over the fold's D_f days (an upper bound: correlated looks
-    spread less). The stitched Sharpe is about the days-weighted mean of the folds'.
+    spread less). A probe's penalty is picked by hit rate, not Sharpe, so eq. 2 on its Sharpes is an upper bound
+    too. The stitched Sharpe divides the days-weighted mean return by the pooled volatility, so fold f's uplift
+    counts with weight D_f · ``scale[f]``, its volatility over the pooled one (1 where not given).
     """
     if n_looks <= 1 or not days:
         return 0.0, "none"
@@ -369,8 +376,20 @@ def selection_uplift(
         spread = [np.var(x, ddof=1) for x in look_sharpes.get(fold, ()) if len(x) > 1 and np.all(np.isfinite(x))]
         sources.add("looks" if spread else "null")
         var = float(np.mean(spread)) if spread else 1.0 / max(d - 1, 1)
-        total += d * expected_max_sharpe(n_looks, var)
+        total += d * (scale or {}).get(fold, 1.0) * expected_max_sharpe(n_looks, var)
     return total / sum(days.values()), sources.pop() if len(sources) == 1 else "both"
+
+
+def fold_vol_scale(excess: np.ndarray, folds: np.ndarray) -> dict[int, float]:
+    """Per fold, its standard deviation of ``excess`` (S, T) over that of all T days, mean over the S seeds (a
+    flat seed counts 1)."""
+    pooled = excess.std(axis=1, ddof=1)
+    out = {}
+    for f in np.unique(folds):
+        part = excess[:, folds == f].std(axis=1, ddof=1)
+        ratio = np.where(pooled > inf.TINY_SD, part / np.where(pooled > inf.TINY_SD, pooled, 1.0), 1.0)
+        out[int(f)] = float(ratio.mean())
+    return out
 
 
 def _dsr(
@@ -423,9 +442,18 @@ def _dsr(
     # One candidate has no spread of Sharpes to measure, yet the run log may count many trials: their Sharpes'
     # variance is then the null's own, the sampling variance of a per-day Sharpe of true value 0 over T days.
     var = float(np.var(sr_trials, ddof=1)) if n_run > 1 else 1.0 / max(len(r_stage) - 1, 1)
-    k = (looks or {}).get(selected, 1) if by_valid else 1
-    days = dict(zip(*np.unique(valid.folds, return_counts=True), strict=True)) if by_valid and valid else {}
-    uplift, uplift_from = selection_uplift((look_sharpes or {}).get(selected, {}), days, k)
+    # Under the null every candidate is lifted by its own per-fold selection: the winner is held to the largest
+    # lift among them, whichever won, so a candidate with fewer looks is not judged against a lower bar.
+    uplift, uplift_from, lifted, k = 0.0, "none", selected, 1
+    if by_valid and valid is not None:
+        days = {int(f): int(n) for f, n in zip(*np.unique(valid.folds, return_counts=True), strict=True)}
+        for c in names:
+            n = (looks or {}).get(c, 1)
+            u, src = selection_uplift(
+                (look_sharpes or {}).get(c, {}), days, n, fold_vol_scale(stage[c].excess, valid.folds)
+            )
+            if src != "none" and (uplift_from == "none" or u > uplift):
+                uplift, uplift_from, lifted, k = u, src, c, n
     sr0 = expected_max_sharpe(n_eff, var) + uplift
     sr_test = float(inf.sharpe(test[selected].excess, periods=1).mean())
     return DSRResult(
@@ -435,7 +463,7 @@ def _dsr(
         n_days=len(r_stage), test_sharpe=sr_test * math.sqrt(inf.PERIODS), test_psr=_psr(sr_test, 0.0, r_test),
         n_agents=sum(is_searched(c) and not _is_probe(c) for c in names), n_probes=sum(map(_is_probe, names)),
         var_from="candidates" if n_run > 1 else "null", uplift=uplift * math.sqrt(inf.PERIODS),
-        uplift_from=uplift_from, uplift_looks=k,
+        uplift_from=uplift_from, uplift_looks=k, uplift_config=lifted,
     )  # fmt: skip
 
 

@@ -152,16 +152,22 @@ def dsr_paragraph(v: Verdict) -> str | None:
     if d.uplift_from == "none":
         text += f", for {configs}"
     else:
-        looks = "penalties" if d.selected.split("/", 1)[0] == "probe" else "checkpoints"
+        lifted = d.uplift_config or d.selected
+        looks = "penalties" if lifted.split("/", 1)[0] == "probe" else "checkpoints"
         source = {
             "looks": "from the spread of their validation Sharpes",
             "null": "at the null's spread 1/(D−1), an upper bound: their Sharpes were not recorded",
             "both": "from the spread of their validation Sharpes where recorded, else the null's",
         }[d.uplift_from]
-        text += (
-            f": {_f(between)} for {configs}, plus {_f(d.uplift)} for keeping the best of its {d.uplift_looks} "
-            f"{looks} in each of {v.n_folds} fold{'s' if v.n_folds != 1 else ''} ({source})"
-        )
+        folds = f"{v.n_folds} fold{'s' if v.n_folds != 1 else ''}"
+        if lifted == d.selected:
+            lift = f"keeping the best of its {d.uplift_looks} {looks} in each of {folds} ({source})"
+        else:  # the winner is held to the largest lift among the candidates
+            lift = (
+                f"keeping the best of {d.uplift_looks} {looks} in each of {folds}, the largest such lift among the "
+                f"candidates ({lifted}'s, {source})"
+            )
+        text += f": {_f(between)} for {configs}, plus {_f(d.uplift)} for {lift}"
     text += f", DSR = {_f(d.value, '{:.2f}')}"
     if math.isfinite(d.value) and d.value >= 1 - v.config.alpha:
         text += f" — the selection beats chance at {1 - v.config.alpha:.0%}"

@@ -73,6 +73,7 @@ from envs.baselines import (
 )
 from envs.evaluate import evaluate
 from envs.features import make_features
+from envs.inference import sharpe
 from envs.metrics import annual_return, excess_sharpe, max_drawdown, sortino_ratio, total_return
 from envs.panel import COLUMNS as PANEL_COLUMNS
 from envs.policies import SB3Policy
@@ -433,8 +434,7 @@ def probe(scores: Scores, cfg: WalkForwardConfig, data: MarketData, fold: Calend
     for m in fits:
         s = rescore(positions(m, rows), data.r[rows], data.rf[rows], cfg.execution_delay, beta)
         excess = s.net_returns(cfg.agent.cost_bps, cfg.agent.slippage_bps) - data.rf[rows]
-        sd = float(np.std(excess, ddof=1))
-        sharpes.append(float(np.mean(excess)) / sd if sd > 0 else 0.0)
+        sharpes.append(float(sharpe(excess, periods=1)))  # 0 for a flat one (float noise), as the agents' looks
     scores.probes.append({
         "fold": fold.index, "features": kind, "alpha": model.alpha, "valid_hit_rate": valid_hit,
         "test_hits": int(np.sum(up_pred == up)), "test_days": int(len(up)), "test_up_days": int(np.sum(up)),

@@ -106,7 +106,7 @@ def test_report_files_and_table(fake_build, tmp_path):
     report = Report(tmp_path, cfg, fake_build.root, rows, runs, dates, n_trials=1)
     write_report(report)
     doc = json.loads((tmp_path / "report.json").read_text())
-    assert doc["test_period"] == [str(dates[0])[:10], str(dates[-1])[:10]]
+    assert doc["test_period"] == [str(dates[1])[:10], str(dates[-1])[:10]]  # the days with a scored return
     assert {p.name for p in tmp_path.glob("*.png")} == {"equity.png", "drawdown.png", "positions.png"}
     table = summary_table(report)
     assert len(table.splitlines()) == 2 + 3 and "buy_and_hold" in (tmp_path / "report.md").read_text()
@@ -124,16 +124,19 @@ def test_tiny_end_to_end_backtest(fake_build, tmp_path):
     # the log keeps each agent's looks at validation (2 checkpoints), which the verdict's selection counts
     logged = {json.loads(line)["config"]: json.loads(line)["trials"] for line in open(tmp_path / "trials.jsonl")}
     assert logged == {"ppo/lvae": 2, "ppo/pca": 2, "buy_and_hold": 1, "cash": 1, "random": 1}
-    assert (report.verdict.dsr.n_looked, report.verdict.dsr.n_trials) == (4, 5)
+    # the verdict's selection: the 2 searched configurations, each the best of its 2 checkpoints
+    assert (report.verdict.dsr.n_looked, report.verdict.dsr.n_trials, report.verdict.dsr.uplift_looks) == (4, 2, 2)
+    assert report.verdict.dsr.uplift_from == "looks"
     assert {(c.a, c.b) for c in report.verdict.comparisons} == {("ppo/lvae", "ppo/pca"), ("ppo/lvae", "buy_and_hold")}
     run = next(r for r in report.runs if r.name == "ppo/pca")
     model = PPO.load(run.model_path)
-    _, prices, _ = _periods(fake_build)
+    periods, _, _ = _periods(fake_build)
     train = fake_build.split == "train"
-    feats = make_features("pca", fake_build.latents, fake_build.windows, train)[510:600]
+    x = make_features("pca", fake_build.latents, fake_build.windows, train)
+    feats, prices = period_arrays(x, fake_build.close["DIA"].to_numpy(), periods, cfg.execution_delay)
     from envs import LatentTradingEnv
 
-    again = evaluate(SB3Policy(model), LatentTradingEnv(feats, prices["test"], config=cfg.trading_config()))
+    again = evaluate(SB3Policy(model), LatentTradingEnv(feats["test"], prices["test"], config=cfg.trading_config()))
     assert np.array_equal(again.rewards, run.test.rewards)  # the saved zip is the selected checkpoint
     assert (tmp_path / "bt" / "report.md").exists()
 
