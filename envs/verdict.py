@@ -383,11 +383,16 @@ def selection_uplift(
 def fold_vol_scale(excess: np.ndarray, folds: np.ndarray) -> dict[int, float]:
     """Per fold, its standard deviation of ``excess`` (S, T) over that of all T days, mean over the S seeds (a
     flat seed counts 1)."""
-    pooled = excess.std(axis=1, ddof=1)
+    pooled = excess.std(axis=1, ddof=1) if excess.shape[1] > 1 else np.zeros(len(excess))
     out = {}
     for f in np.unique(folds):
-        part = excess[:, folds == f].std(axis=1, ddof=1)
-        ratio = np.where(pooled > inf.TINY_SD, part / np.where(pooled > inf.TINY_SD, pooled, 1.0), 1.0)
+        part = excess[:, folds == f]
+        if part.shape[1] < 2:  # one day has no volatility of its own
+            out[int(f)] = 1.0
+            continue
+        ratio = np.where(
+            pooled > inf.TINY_SD, part.std(axis=1, ddof=1) / np.where(pooled > inf.TINY_SD, pooled, 1.0), 1.0
+        )
         out[int(f)] = float(ratio.mean())
     return out
 

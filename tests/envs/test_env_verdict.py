@@ -154,6 +154,7 @@ def test_fold_vol_scale_is_each_folds_volatility_over_the_pooled_one():
     pooled = np.sqrt(40 / 7)
     assert got == pytest.approx({0: np.sqrt(4 / 3) / pooled, 1: np.sqrt(12) / pooled})
     assert fold_vol_scale(np.zeros((2, 4)), np.array([0, 0, 1, 1])) == {0: 1.0, 1: 1.0}  # flat: no scaling
+    assert fold_vol_scale(x[:, :5], np.array([0, 0, 0, 0, 1]))[1] == 1.0  # a fold of one day: no volatility
 
 
 def test_the_uplift_is_what_keeping_the_best_of_independent_looks_in_each_fold_gives_under_the_null():
