@@ -5,8 +5,9 @@ set and seed trains the agent on the training period with the batched VecEnv (ra
 training the policy is evaluated ``n_checkpoints`` times on the whole validation period; the checkpoint with
 the best validation Sharpe is kept (that is the selection step), saved as a zip, and run once on the test
 period. An order decided at day t's close, whose features have read that close, fills ``execution_delay``
-closes later (1 by default, as in the walk-forward). Buy-and-hold, cash and a random policy run on the same
-periods, fills and costs. Intervals over seeds are
+closes later (1 by default, as in the walk-forward); cash earns the daily risk-free rate (``rf``: the
+embedded Fama-French RF for the embedded data) and Sharpe ratios are of returns in excess of it. Buy-and-hold,
+cash and a random policy run on the same periods, fills and costs. Intervals over seeds are
 t-intervals with n stated; the deflated Sharpe ratio uses the same number of trials for every row: the
 configurations ever compared on this data (the run log, ``envs.runlog``), shrunk by their correlation. The
 verdict (``envs.verdict``: paired tests, SPA, MCS, PBO) heads report.md. Writes report.json, report.md and
@@ -67,6 +68,7 @@ class BacktestConfig:
     run_log: str = "runs/trials.jsonl"  # append-only log of configurations tried per data set (for the DSR)
     tensorboard: bool = True  # log agent training to <out>/tensorboard/ (`tensorboard --logdir runs/`)
     execution_delay: int = 1  # closes from decision to fill: day t's features read day t's close, so 0 trades on it
+    rf: str = "auto"  # risk-free rate cash earns and Sharpe is in excess of: auto, embedded, french, irx, none, a file
 
     def __post_init__(self) -> None:
         if self.agent not in AGENTS:
@@ -129,6 +131,7 @@ class Report:
     wall_s: float = 0.0
     n_effective: float = 0.0  # n_trials shrunk by the rows' mean correlation
     verdict: Any = field(default=None, repr=False)  # envs.verdict.Verdict of the test paths, or None
+    rf_source: str = "none"  # the risk-free rate cash earned and Sharpe ratios are in excess of
 
 
 # --- data ---------------------------------------------------------------------------------------------
@@ -281,18 +284,25 @@ def _has_progress_bar() -> bool:
 
 # --- the backtest -------------------------------------------------------------------------------------
 def period_arrays(
-    x: np.ndarray, close: np.ndarray, periods: dict[str, Period], delay: int
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Per period: the observations and the prices their orders fill at, ``delay`` closes later
-    (:func:`envs.trading.delay_aligned`; the last ``delay`` observations of a period never fill)."""
-    pairs = {name: delay_aligned(x, close, None, p.rows, delay) for name, p in periods.items()}
-    return {n: xs for n, (xs, _, _) in pairs.items()}, {n: ps for n, (_, ps, _) in pairs.items()}
+    x: np.ndarray, close: np.ndarray, periods: dict[str, Period], delay: int, rf: np.ndarray | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray | None]]:
+    """Per period: the observations, the prices their orders fill at, ``delay`` closes later, and the risk-free
+    rate of those days (:func:`envs.trading.delay_aligned`; the last ``delay`` observations never fill)."""
+    out = {name: delay_aligned(x, close, rf, p.rows, delay) for name, p in periods.items()}
+    return ({n: a[0] for n, a in out.items()}, {n: a[1] for n, a in out.items()}, {n: a[2] for n, a in out.items()})
 
 
-def baseline_runs(cfg: BacktestConfig, features: dict[str, np.ndarray], prices: dict[str, np.ndarray]) -> list[Run]:
-    """Buy-and-hold, cash (one run each: deterministic) and the random policy (one run per seed)."""
+def baseline_runs(
+    cfg: BacktestConfig,
+    features: dict[str, np.ndarray],
+    prices: dict[str, np.ndarray],
+    rf: dict[str, np.ndarray | None] | None = None,
+) -> list[Run]:
+    """Buy-and-hold, cash (one run each: deterministic) and the random policy (one run per seed); cash earns
+    ``rf`` (per period; None: 0)."""
     tcfg = cfg.trading_config()
-    envs = {p: LatentTradingEnv(features[p], prices[p], config=tcfg) for p in ("valid", "test")}
+    rf = rf or {}
+    envs = {p: LatentTradingEnv(features[p], prices[p], config=tcfg, rf=rf.get(p)) for p in ("valid", "test")}
     runs = []
     for name, make in (("buy_and_hold", buy_and_hold), ("cash", cash)):
         runs.append(Run(name, 0, *(evaluate(make(envs[p]), envs[p]) for p in ("valid", "test"))))
@@ -320,7 +330,7 @@ def aggregate(runs: list[Run], n_trials: int | None = None, periods: int = 252, 
             values = np.array([m[key] for m in per_seed], dtype=np.float64)
             mean, lo, hi, n = t_interval(values, alpha)
             row["metrics"][key] = {"mean": mean, "ci": [lo, hi], "n": n, "per_seed": values.tolist()}
-        dsr = [deflated_sharpe(r.test.returns, n_eff, var) for r in mine]
+        dsr = [deflated_sharpe(r.test.excess, n_eff, var) for r in mine]
         row["deflated_sharpe"] = {"mean": float(np.nanmean(dsr)) if np.isfinite(dsr).any() else None}
         row["deflated_sharpe"].update(per_seed=dsr, n_trials=max(n_trials or 0, len(names)), n_effective=n_eff)
         valid_sharpes = np.array([r.valid.metrics(periods).sharpe for r in mine])
@@ -334,11 +344,12 @@ def aggregate(runs: list[Run], n_trials: int | None = None, periods: int = 252, 
 def dsr_trials(runs: list[Run], names: list[str], n_trials: int | None) -> tuple[float, float]:
     """(effective number of trials, variance of their per-period Sharpe ratios) over the rows ``names``.
 
-    A row's Sharpe is the mean over its seeds of each seed's, as the rows' DSR scores them: the Sharpe of the
+    A row's Sharpe (of returns in excess of the risk-free rate) is the mean over its seeds of each seed's, as
+    the rows' DSR scores them: the Sharpe of the
     seed-averaged path would shrink its volatility and stretch the spread between rows. The correlation is that
     of the seed-averaged paths."""
-    mean_returns = np.stack([np.mean([r.test.returns for r in runs if r.name == n], axis=0) for n in names], 1)
-    sr = np.array([np.mean([_sharpe(r.test.returns) for r in runs if r.name == n]) for n in names])
+    mean_returns = np.stack([np.mean([r.test.excess for r in runs if r.name == n], axis=0) for n in names], 1)
+    sr = np.array([np.mean([_sharpe(r.test.excess) for r in runs if r.name == n]) for n in names])
     # one row has no spread of Sharpes: take the null's, the sampling variance of a per-day Sharpe of 0 over T days
     var = float(np.var(sr, ddof=1)) if len(names) > 1 else 1.0 / max(len(mean_returns) - 1, 1)
     return effective_trials(max(n_trials or 0, len(names)), mean_correlation(mean_returns)), var
@@ -360,7 +371,8 @@ def runs_frame(runs: list[Run], dates: dict[str, np.ndarray], cost_bps: float, s
         day = dates[split][path.start + 1 : path.start + 1 + len(path.returns)]
         frames.append(pd.DataFrame({
             "config": r.name, "feature_set": feature_set, "policy": policy, "fold": 0, "seed": r.seed,
-            "cost_bps": float(cost_bps), "date": day, "net_return": path.returns, "rf": 0.0,
+            "cost_bps": float(cost_bps), "date": day, "net_return": path.returns,
+            "rf": path.rf if path.rf is not None else 0.0,
             "position": np.asarray(path.positions).reshape(len(path.returns), -1).sum(axis=1),
         }))  # fmt: skip
     return pd.concat(frames, ignore_index=True)
@@ -397,23 +409,25 @@ def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
     periods = {p: Period.of(np.asarray(b.split), p) for p in ("train", "valid", "test")}
     close = b.close[b.target].to_numpy(np.float64)
     delay = cfg.execution_delay
+    rate = _risk_free(cfg, b)
     train_mask = np.asarray(b.split) == "train"
     runs: list[Run] = []
     look_sharpes: dict[str, dict[int, list[list[float]]]] = {}  # each agent's checkpoints' validation Sharpes
     for kind in cfg.features:
-        feats, prices = period_arrays(make_features(kind, b.latents, b.windows, train_mask), close, periods, delay)
+        x = make_features(kind, b.latents, b.windows, train_mask)
+        feats, prices, rf = period_arrays(x, close, periods, delay, rate.rf)
         for seed in range(cfg.seeds):
             model_path = root / "models" / f"{cfg.agent}-{kind}-seed{seed}.zip"
-            model, step, sharpes = train_and_select(cfg, feats, prices, seed, model_path, root / "tensorboard")
+            model, step, sharpes = train_and_select(cfg, feats, prices, seed, model_path, root / "tensorboard", rf)
             look_sharpes.setdefault(f"{cfg.agent}/{kind}", {0: []})[0].append(sharpes)
             tcfg = cfg.trading_config()
             paths = [
-                evaluate(SB3Policy(model), LatentTradingEnv(feats[p], prices[p], config=tcfg))
+                evaluate(SB3Policy(model), LatentTradingEnv(feats[p], prices[p], config=tcfg, rf=rf[p]))
                 for p in ("valid", "test")
             ]
             runs.append(Run(f"{cfg.agent}/{kind}", seed, *paths, checkpoint=step, model_path=str(model_path)))
-    baseline_feats, prices = period_arrays(b.latents.astype(np.float32), close, periods, delay)
-    runs += baseline_runs(cfg, baseline_feats, prices)
+    baseline_feats, prices, rf = period_arrays(b.latents.astype(np.float32), close, periods, delay, rate.rf)
+    runs += baseline_runs(cfg, baseline_feats, prices, rf)
     names = list(dict.fromkeys(r.name for r in runs))
     digest, key = _data_hash(b), runlog.run_key(config_dict(cfg))
     from envs.verdict import is_searched, selection_looks
@@ -429,11 +443,23 @@ def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
     report = Report(
         root=root, config=cfg, build_root=Path(b.root), rows=rows, runs=runs, test_dates=dates["test"],
         n_trials=n_trials, wall_s=time.perf_counter() - t0, n_effective=dsr_trials(runs, names, n_trials)[0],
+        rf_source=rate.source,
         verdict=backtest_verdict(cfg, runs, dates, n_searched, looks, look_sharpes),
     )  # fmt: skip
     write_report(report)
     runlog.record_trials(cfg.run_log, digest, key, names, source="backtest", trials=looks)
     return report
+
+
+def _risk_free(cfg: BacktestConfig, b: Any) -> Any:
+    """The daily risk-free rate on the build's dates (`pipeline.rates.risk_free`; ``auto``: the embedded
+    Fama-French RF for the embedded data, ^IRX for yfinance data, none otherwise)."""
+    import pandas as pd
+
+    from pipeline.rates import risk_free
+
+    source = ((getattr(b, "manifest", None) or {}).get("config") or {}).get("source", "embedded")
+    return risk_free(cfg.rf, pd.DatetimeIndex(b.dates), source)
 
 
 def _data_hash(b: Any) -> str:
@@ -471,6 +497,7 @@ def _parse(argv: list[str] | None) -> BacktestConfig:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs of agent training")
     p.add_argument("--execution-delay", type=int, default=d.execution_delay, help="closes from decision to fill")
+    p.add_argument("--rf", default=d.rf, help="risk-free rate: auto, embedded, french, irx, none or a file")
     p.add_argument(
         "--walk-forward",
         action="store_true",
@@ -483,7 +510,7 @@ def _parse(argv: list[str] | None) -> BacktestConfig:
             slippage_bps=a.slippage_bps, borrow_rate=a.borrow_rate, action_space=a.action_space,
             allow_short=not a.no_short, features=tuple(dict.fromkeys(a.features)), build=a.build, out=a.out,
             n_envs=a.n_envs, n_checkpoints=a.checkpoints, progress=not a.no_progress,
-            tensorboard=not a.no_tensorboard, execution_delay=a.execution_delay,
+            tensorboard=not a.no_tensorboard, execution_delay=a.execution_delay, rf=a.rf,
         )  # fmt: skip
     except ValueError as e:  # a combination of flags the config rejects
         p.error(str(e))

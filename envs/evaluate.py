@@ -22,9 +22,16 @@ class Path:
     turnover: np.ndarray  # (n,)
     costs: np.ndarray  # (n,) cost paid at the trade, fraction of equity
     equity: np.ndarray  # (n,) equity after the step (starts at 1)
+    rf: np.ndarray | None = None  # (n,) the risk-free return of each step's day (cash earned it); None: 0
+
+    @property
+    def excess(self) -> np.ndarray:
+        """(n,) returns in excess of the risk-free rate."""
+        return self.returns if self.rf is None else self.returns - self.rf
 
     def metrics(self, periods: int = 252) -> Metrics:
-        return summarize(self.returns, self.positions, self.turnover, self.costs, periods)
+        """Sharpe and Sortino on the excess returns; the rest on the returns."""
+        return summarize(self.returns, self.positions, self.turnover, self.costs, periods, self.rf)
 
 
 def evaluate(policy: Policy, env: gym.Env, seed: int = 0) -> Path:
@@ -42,6 +49,7 @@ def evaluate(policy: Policy, env: gym.Env, seed: int = 0) -> Path:
         if terminated or truncated:
             break
     rew = np.asarray(rewards, dtype=np.float64)
+    rf = getattr(env.unwrapped, "rf", None)  # step i at day start + i earns the day ending at start + i + 1
     return Path(
         start=start,
         returns=np.expm1(rew),
@@ -50,4 +58,5 @@ def evaluate(policy: Policy, env: gym.Env, seed: int = 0) -> Path:
         turnover=np.asarray(turnover),
         costs=np.asarray(costs),
         equity=np.asarray(equity),
+        rf=None if rf is None else np.asarray(rf, dtype=np.float64)[start + 1 : start + 1 + len(rew)],
     )

@@ -110,16 +110,20 @@ def summarize(
     turnover: np.ndarray,
     costs: np.ndarray,
     periods: int = 252,
+    rf: np.ndarray | None = None,
 ) -> Metrics:
-    """All :class:`Metrics` of one path; ``positions[i]`` is held over the day of ``returns[i]``."""
+    """All :class:`Metrics` of one path; ``positions[i]`` is held over the day of ``returns[i]``. With ``rf`` (the
+    risk-free return of each day), Sharpe and Sortino are of the returns in excess of it (:func:`excess_sharpe`:
+    nan for cash, whose excess is rounding)."""
     r = np.asarray(returns, dtype=np.float64)
     invested = np.abs(np.asarray(positions)).reshape(len(r), -1).sum(axis=1) > 0
+    excess = r if rf is None else r - np.asarray(rf, dtype=np.float64)
     return Metrics(
         total_return=total_return(r),
         annual_return=annual_return(r, periods),
         annual_volatility=annual_volatility(r, periods),
-        sharpe=sharpe_ratio(r, periods),
-        sortino=sortino_ratio(r, periods),
+        sharpe=sharpe_ratio(r, periods) if rf is None else excess_sharpe(excess, periods),
+        sortino=sortino_ratio(excess, periods),
         max_drawdown=max_drawdown(r),
         calmar=calmar_ratio(r, periods),
         turnover=float(np.mean(turnover) * periods) if len(r) else float("nan"),
@@ -186,7 +190,7 @@ def deflated_sharpe(r: np.ndarray, n_trials: float, var_trials_sharpe: float) ->
     """
     r = np.asarray(r, dtype=np.float64)
     sd = float(np.std(r, ddof=1)) if len(r) > 1 else 0.0
-    if sd == 0:
+    if sd <= 1e-12:  # constant up to rounding (cash: rf - rf)
         return float("nan")
     sr = float(np.mean(r)) / sd
     skew = float(stats.skew(r))

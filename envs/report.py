@@ -66,6 +66,7 @@ def write_report(report: Report) -> None:
         # the days whose returns are scored: the equity curve's first date is the first fill, which earns nothing
         "test_period": [str(report.test_dates[1])[:10], str(report.test_dates[-1])[:10]],
         "selection": "best validation Sharpe over n_checkpoints checkpoints per (feature set, seed)",
+        "risk_free": report.rf_source,
         "n_trials": report.n_trials,
         "n_effective": report.n_effective,
         "wall_s": report.wall_s,
@@ -83,7 +84,7 @@ def write_report(report: Report) -> None:
 
         plot_verdict(_verdict_panel(report), report.verdict, root)
         md += [
-            "One test period, one fold, risk-free rate 0: the walk-forward (more folds, the risk-free rate) is "
+            f"One test period, one fold (risk-free rate: {report.rf_source}): the walk-forward, with more folds, is "
             "where a verdict can have power; this one says what this one test period alone supports.",
             "",
             markdown(report.verdict),
@@ -94,7 +95,8 @@ def write_report(report: Report) -> None:
     md += [
         f"Build `{report.build_root}`; test period {doc['test_period'][0]} to {doc['test_period'][1]} "
         f"({len(report.test_dates) - 1} trading days); costs {cfg.cost_bps} bps + slippage "
-        f"{cfg.slippage_bps} bps per unit of turnover, borrow {cfg.borrow_rate:.2%}/yr on shorts; "
+        f"{cfg.slippage_bps} bps per unit of turnover, borrow {cfg.borrow_rate:.2%}/yr on shorts; cash earns the "
+        f"risk-free rate ({report.rf_source}), and Sharpe and Sortino ratios are in excess of it; "
         f"{cfg.resolved_action_space} actions; {cfg.timesteps} training steps x {cfg.seeds} seeds; orders decided "
         f"at a close fill {cfg.execution_delay} close{'s' if cfg.execution_delay != 1 else ''} later.",
         "",

@@ -43,10 +43,12 @@ def test_orders_fill_a_close_after_the_features_that_decided_them(fake_build):
     periods, _, _ = _periods(fake_build)
     close = fake_build.close["DIA"].to_numpy()
     x = np.arange(600, dtype=np.float32)[:, None]  # each row's own day index
-    feats, prices = period_arrays(x, close, periods, BacktestConfig().execution_delay)
+    rf = np.arange(600) * 1e-6  # each day's own index, scaled
+    feats, prices, rfs = period_arrays(x, close, periods, BacktestConfig().execution_delay, rf)
     assert feats["test"][:, 0].tolist() == list(range(510, 599)) and prices["test"].tolist() == close[511:600].tolist()
-    feats0, prices0 = period_arrays(x, close, periods, 0)
-    assert len(feats0["valid"]) == 90 and prices0["valid"].tolist() == close[420:510].tolist()
+    assert rfs["test"].tolist() == rf[511:600].tolist()  # cash earns the rate of the days the prices are
+    feats0, prices0, rf0 = period_arrays(x, close, periods, 0)
+    assert len(feats0["valid"]) == 90 and prices0["valid"].tolist() == close[420:510].tolist() and rf0["valid"] is None
     with pytest.raises(ValueError, match="execution_delay"):
         BacktestConfig(execution_delay=-1)
     assert _parse(["--execution-delay", "2"]).execution_delay == 2
@@ -74,6 +76,15 @@ def test_baselines_on_the_test_period(fake_build):
     assert bh.equity[-1] == pytest.approx(0.999**2 * p[-1] / p[0], rel=1e-12)  # entry, drift, exit at the end
     assert runs[("cash", 0)].test.equity[-1] == 1.0
     assert runs[("random", 0)].test.positions.tolist() != runs[("random", 1)].test.positions.tolist()
+    # with a risk-free rate cash earns it, and every Sharpe is of the returns in excess of it
+    rate = {k: np.full(len(v), 2e-4) for k, v in prices.items()}
+    paid = {(r.name, r.seed): r for r in baseline_runs(cfg, feats, prices, rate)}
+    cash = paid[("cash", 0)].test
+    assert cash.equity[-1] == pytest.approx(1.0002 ** len(cash.returns), rel=1e-12)
+    assert np.isnan(cash.metrics().sharpe) and cash.metrics().total_return > 0  # its excess is rounding
+    hold = paid[("buy_and_hold", 0)].test
+    assert hold.metrics().sharpe == pytest.approx(metrics.excess_sharpe(hold.returns - 2e-4), rel=1e-12)
+    assert hold.metrics().sharpe < bh.metrics().sharpe
 
 
 def test_report_files_and_table(fake_build, tmp_path):
@@ -125,6 +136,7 @@ def test_tiny_end_to_end_backtest(fake_build, tmp_path):
     logged = {json.loads(line)["config"]: json.loads(line)["trials"] for line in open(tmp_path / "trials.jsonl")}
     assert logged == {"ppo/lvae": 2, "ppo/pca": 2, "buy_and_hold": 1, "cash": 1, "random": 1}
     # the verdict's selection: the 2 searched configurations, each the best of its 2 checkpoints
+    assert "Fama-French" in report.rf_source  # the embedded daily RF on the build's dates
     assert (report.verdict.dsr.n_looked, report.verdict.dsr.n_trials, report.verdict.dsr.uplift_looks) == (4, 2, 2)
     assert report.verdict.dsr.uplift_from == "looks"
     assert {(c.a, c.b) for c in report.verdict.comparisons} == {("ppo/lvae", "ppo/pca"), ("ppo/lvae", "buy_and_hold")}
@@ -133,10 +145,14 @@ def test_tiny_end_to_end_backtest(fake_build, tmp_path):
     periods, _, _ = _periods(fake_build)
     train = fake_build.split == "train"
     x = make_features("pca", fake_build.latents, fake_build.windows, train)
-    feats, prices = period_arrays(x, fake_build.close["DIA"].to_numpy(), periods, cfg.execution_delay)
+    from envs.backtest import _risk_free
+
+    rate = _risk_free(cfg, fake_build)
+    feats, prices, rf = period_arrays(x, fake_build.close["DIA"].to_numpy(), periods, cfg.execution_delay, rate.rf)
     from envs import LatentTradingEnv
 
-    again = evaluate(SB3Policy(model), LatentTradingEnv(feats["test"], prices["test"], config=cfg.trading_config()))
+    tcfg = cfg.trading_config()
+    again = evaluate(SB3Policy(model), LatentTradingEnv(feats["test"], prices["test"], config=tcfg, rf=rf["test"]))
     assert np.array_equal(again.rewards, run.test.rewards)  # the saved zip is the selected checkpoint
     assert (tmp_path / "bt" / "report.md").exists()
 
