@@ -123,7 +123,7 @@ def summarize(
         annual_return=annual_return(r, periods),
         annual_volatility=annual_volatility(r, periods),
         sharpe=sharpe_ratio(r, periods) if rf is None else excess_sharpe(excess, periods),
-        sortino=sortino_ratio(excess, periods),
+        sortino=sortino_ratio(excess, periods) if np.std(excess) > 1e-12 else float("nan"),  # cash: rounding
         max_drawdown=max_drawdown(r),
         calmar=calmar_ratio(r, periods),
         turnover=float(np.mean(turnover) * periods) if len(r) else float("nan"),
