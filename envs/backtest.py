@@ -212,16 +212,14 @@ def train_and_select(
 
     torch.set_num_threads(cfg.torch_threads)
     venv, valid_env = _selection_envs(cfg, features, prices, rf, seed)
-    valid_rf = valid_env.rf if valid_env.rf is not None else np.zeros(valid_env.n_days)
     model = _make_model(cfg, venv, seed, tensorboard_dir if cfg.tensorboard else None)
     every = max(1, cfg.timesteps // cfg.n_checkpoints)
     best: dict[str, Any] = {"sharpe": -np.inf, "step": 0, "state": None}
     sharpes: list[float] = []
 
     def check(step: int) -> None:
-        r = evaluate(SB3Policy(model), valid_env).returns
-        r = r - valid_rf[1 : 1 + len(r)]  # step i earns the day ending at i + 1
-        sr = _sharpe(r)  # a flat checkpoint (cash minus the risk-free rate: float noise) has Sharpe 0
+        # excess of the risk-free rate; a flat checkpoint (cash minus the rate: float noise) has Sharpe 0
+        sr = _sharpe(evaluate(SB3Policy(model), valid_env).excess)
         sharpes.append(sr)
         if sr > best["sharpe"]:
             best.update(sharpe=sr, step=step, state=copy.deepcopy(model.policy.state_dict()))
@@ -344,10 +342,9 @@ def aggregate(runs: list[Run], n_trials: int | None = None, periods: int = 252, 
 def dsr_trials(runs: list[Run], names: list[str], n_trials: int | None) -> tuple[float, float]:
     """(effective number of trials, variance of their per-period Sharpe ratios) over the rows ``names``.
 
-    A row's Sharpe (of returns in excess of the risk-free rate) is the mean over its seeds of each seed's, as
-    the rows' DSR scores them: the Sharpe of the
-    seed-averaged path would shrink its volatility and stretch the spread between rows. The correlation is that
-    of the seed-averaged paths."""
+    A row's Sharpe (of returns in excess of the risk-free rate) is the mean over its seeds of each seed's, as the
+    rows' DSR scores them: the Sharpe of the seed-averaged path would shrink its volatility and stretch the spread
+    between rows. The correlation is that of the seed-averaged paths."""
     mean_returns = np.stack([np.mean([r.test.excess for r in runs if r.name == n], axis=0) for n in names], 1)
     sr = np.array([np.mean([_sharpe(r.test.excess) for r in runs if r.name == n]) for n in names])
     # one row has no spread of Sharpes: take the null's, the sampling variance of a per-day Sharpe of 0 over T days

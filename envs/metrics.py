@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
+from envs.inference import TINY_SD
+
 EULER_GAMMA = 0.5772156649015329
 
 
@@ -47,7 +49,7 @@ def sharpe_ratio(r: np.ndarray, periods: int = 252) -> float:
 def excess_sharpe(excess: np.ndarray, periods: int = 252) -> float:
     """:func:`sharpe_ratio` of returns in excess of the risk-free rate; nan when they are constant up to
     rounding (cash: rf - rf), where the ratio of two rounding errors would be meaningless."""
-    return sharpe_ratio(excess, periods) if np.std(excess) > 1e-12 else float("nan")
+    return sharpe_ratio(excess, periods) if np.std(excess) > TINY_SD else float("nan")
 
 
 def downside_risk(r: np.ndarray, periods: int = 252) -> float:
@@ -123,7 +125,7 @@ def summarize(
         annual_return=annual_return(r, periods),
         annual_volatility=annual_volatility(r, periods),
         sharpe=sharpe_ratio(r, periods) if rf is None else excess_sharpe(excess, periods),
-        sortino=sortino_ratio(excess, periods) if np.std(excess) > 1e-12 else float("nan"),  # cash: rounding
+        sortino=sortino_ratio(excess, periods) if np.std(excess) > TINY_SD else float("nan"),  # cash: rounding
         max_drawdown=max_drawdown(r),
         calmar=calmar_ratio(r, periods),
         turnover=float(np.mean(turnover) * periods) if len(r) else float("nan"),
@@ -190,7 +192,7 @@ def deflated_sharpe(r: np.ndarray, n_trials: float, var_trials_sharpe: float) ->
     """
     r = np.asarray(r, dtype=np.float64)
     sd = float(np.std(r, ddof=1)) if len(r) > 1 else 0.0
-    if sd <= 1e-12:  # constant up to rounding (cash: rf - rf)
+    if sd <= TINY_SD:  # constant up to rounding (cash: rf - rf)
         return float("nan")
     sr = float(np.mean(r)) / sd
     skew = float(stats.skew(r))
@@ -206,7 +208,7 @@ def mean_correlation(returns: np.ndarray) -> float:
     nan with fewer than two columns.
     """
     x = np.asarray(returns, dtype=np.float64)
-    x = x[:, np.std(x, axis=0) > 1e-12]
+    x = x[:, np.std(x, axis=0) > TINY_SD]
     k = x.shape[1]
     if k < 2:
         return float("nan")

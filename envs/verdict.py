@@ -349,7 +349,7 @@ def selection_looks(configs: list[str], n_checkpoints: int) -> dict[str, int]:
     from envs.baselines import probe_alphas
 
     n_penalties = len(probe_alphas(1))
-    return {c: n_penalties if c.split("/", 1)[0] == "probe" else n_checkpoints for c in searched(configs)}
+    return {c: n_penalties if _is_probe(c) else n_checkpoints for c in searched(configs)}
 
 
 def selection_uplift(
@@ -454,6 +454,8 @@ def _dsr(
         days = {int(f): int(n) for f, n in zip(*np.unique(valid.folds, return_counts=True), strict=True)}
         for c in names:
             n = (looks or {}).get(c, 1)
+            if n <= 1:  # no selection within the folds: no lift
+                continue
             u, src = selection_uplift(
                 (look_sharpes or {}).get(c, {}), days, n, fold_vol_scale(stage[c].excess, valid.folds)
             )

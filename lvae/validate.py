@@ -491,7 +491,10 @@ def _figures(model, ds: ImageDataset, history: History, results: dict, out: Path
     plots.learning_curves(history, out / "learning_curves.png")
     plots.kl_per_layer(history, results["kl_per_layer"], out / "kl_per_layer.png")
     n = min(5000, ds.test_x.shape[0])
-    with torch.random.fork_rng(devices=[]):  # one seeded draw z ~ q(z | x), as the paper's Figure 6 plots
+    # one seeded draw z ~ q(z | x), as the paper's Figure 6 plots, from the model's device; the random state of
+    # that device is left as it was
+    cuda = next(model.parameters()).is_cuda
+    with torch.random.fork_rng(devices=[torch.cuda.current_device()] if cuda else []):
         torch.manual_seed(0)
         latents = [z.cpu().numpy() for z in model.encode(torch.as_tensor(ds.test_x[:n]), sample=True)]
     plots.latent_pca(latents, ds.test_y[:n], out / "latent_pca.png", what="samples z ~ q(z|x)")
