@@ -400,13 +400,13 @@ def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
 
     t0 = time.perf_counter()
     b = build if build is not None else load_or_build(cfg)
+    rate = _risk_free(cfg, b)  # a bad rate file stops here, before anything is written
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     root = Path(cfg.out) if cfg.out else Path("runs/backtests") / f"{stamp}-{cfg.agent}"
     root.mkdir(parents=True, exist_ok=True)
     periods = {p: Period.of(np.asarray(b.split), p) for p in ("train", "valid", "test")}
     close = b.close[b.target].to_numpy(np.float64)
     delay = cfg.execution_delay
-    rate = _risk_free(cfg, b)
     train_mask = np.asarray(b.split) == "train"
     runs: list[Run] = []
     look_sharpes: dict[str, dict[int, list[list[float]]]] = {}  # each agent's checkpoints' validation Sharpes

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lvae.cli import InputError
+
 EMBEDDED_RF_PATH = Path(__file__).resolve().parent.parent / "data" / "rf_daily.parquet"
 EMBEDDED_RF_SHA256 = "d6ce405e7ff5fcd2b57b37a9ede06faf459f5110b8035ba9287e763b534f8feb"  # also in data/README.md
 FRENCH_URL = "https://mba.tuck.dartmouth.edu/pages/faculty/ken.french/ftp/F-F_Research_Data_Factors_daily_CSV.zip"
@@ -79,10 +81,24 @@ def parse_french_daily(text: str) -> pd.Series:
 
 
 def read_rate_file(path: str | Path) -> pd.Series:
-    """A daily rate series (fraction per day) from a Fama-French file or a ``date, rf`` table."""
+    """A daily rate series (fraction per day) from a Fama-French file or a ``date, rf`` table; anything else, or a
+    rate that is not a finite number above -1, is an InputError naming the file."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"risk-free rate file {path} does not exist")
+    try:
+        series = _read_rates(path)
+    except (ValueError, KeyError, IndexError, OSError, zipfile.BadZipFile, StopIteration) as err:
+        if isinstance(err, InputError):
+            raise
+        why = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(f"not a risk-free rate file ({why})", str(path)) from err
+    if not np.isfinite(series.to_numpy()).all() or (series.to_numpy() <= -1).any():
+        raise InputError("every rate must be a finite fraction per day above -1", str(path))
+    return series
+
+
+def _read_rates(path: Path) -> pd.Series:
     if path.suffix == ".parquet":
         frame = pd.read_parquet(path)
     else:
@@ -134,12 +150,12 @@ def align_rates(series: pd.Series, dates: pd.DatetimeIndex) -> np.ndarray:
     series = series[~series.index.duplicated(keep="last")]
     dates = pd.DatetimeIndex(dates)
     if dates[0] < series.index[0]:
-        raise ValueError(f"the rate series starts {series.index[0].date()}, after the data ({dates[0].date()})")
+        raise InputError(f"the rate series starts {series.index[0].date()}, after the data ({dates[0].date()})")
     pos = np.searchsorted(series.index, dates, side="right") - 1
     stale = (dates - series.index[pos]).days
     if stale.max() > MAX_STALE_DAYS:
         at = dates[int(np.argmax(stale))]
-        raise ValueError(f"no rate within {MAX_STALE_DAYS} days before {at.date()}; the rate series ends too early")
+        raise InputError(f"no rate within {MAX_STALE_DAYS} days before {at.date()}; the rate series ends too early")
     return series.to_numpy(np.float64)[pos]
 
 

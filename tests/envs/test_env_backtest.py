@@ -54,6 +54,17 @@ def test_orders_fill_a_close_after_the_features_that_decided_them(fake_build):
     assert _parse(["--execution-delay", "2"]).execution_delay == 2
 
 
+def test_a_bad_rate_file_stops_the_backtest_before_anything_is_written(fake_build, tmp_path):
+    from lvae.cli import InputError
+
+    bad = tmp_path / "rf.csv"
+    bad.write_text("date,rf\n2010-01-01,abc\n")
+    out = tmp_path / "report"
+    with pytest.raises(InputError, match="not a risk-free rate file"):
+        run_backtest(BacktestConfig(rf=str(bad), out=str(out), progress=False), build=fake_build)
+    assert not out.exists()
+
+
 def test_config_checks_and_command_line():
     assert BacktestConfig(agent="sac").resolved_action_space == "continuous"
     assert BacktestConfig().resolved_action_space == "discrete"

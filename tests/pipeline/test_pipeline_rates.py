@@ -59,3 +59,23 @@ def test_a_t_bill_quote_pays_for_the_following_day(monkeypatch):
     r = rates.irx_daily("2020-01-01", "2020-01-07")
     assert list(r.index) == list(days[1:])  # no rate for the first day: nothing was quoted before it
     assert r.to_numpy() == pytest.approx([2.52 / 100 / 252, 5.04 / 100 / 252])
+
+
+@pytest.mark.parametrize(
+    "body, why",
+    [
+        ("date,rf\n2020-01-01,abc\n", "not a risk-free rate file"),
+        ("", "not a risk-free rate file"),
+        ("just some text\n", "not a risk-free rate file"),
+        ("date,rf\n2020-01-01,-1.5\n", "finite fraction per day above -1"),
+    ],
+)
+def test_a_malformed_rate_file_is_an_input_error_naming_it(tmp_path, body, why):
+    from lvae.cli import InputError
+    from pipeline.rates import read_rate_file
+
+    bad = tmp_path / "rates.csv"
+    bad.write_text(body)
+    with pytest.raises(InputError, match=why) as err:
+        read_rate_file(bad)
+    assert err.value.where == str(bad)
