@@ -495,6 +495,7 @@ def _parse(argv: list[str] | None) -> BacktestConfig:
     p.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs of agent training")
     p.add_argument("--execution-delay", type=int, default=d.execution_delay, help="closes from decision to fill")
     p.add_argument("--rf", default=d.rf, help="risk-free rate: auto, embedded, french, irx, none or a file")
+    p.add_argument("--run-log", default=d.run_log, help="append-only log of configurations tried per data set")
     p.add_argument(
         "--walk-forward",
         action="store_true",
@@ -508,6 +509,7 @@ def _parse(argv: list[str] | None) -> BacktestConfig:
             allow_short=not a.no_short, features=tuple(dict.fromkeys(a.features)), build=a.build, out=a.out,
             n_envs=a.n_envs, n_checkpoints=a.checkpoints, progress=not a.no_progress,
             tensorboard=not a.no_tensorboard, execution_delay=a.execution_delay, rf=a.rf,
+            run_log=a.run_log,
         )  # fmt: skip
     except ValueError as e:  # a combination of flags the config rejects
         p.error(str(e))

@@ -76,6 +76,7 @@ def test_config_checks_and_command_line():
     assert (cfg.agent, cfg.timesteps, cfg.seeds, cfg.cost_bps, cfg.features) == ("a2c", 100, 2, 3.0, ("pca",))
     assert _parse([]) == BacktestConfig()
     assert _parse(["--no-tensorboard"]) == BacktestConfig(tensorboard=False)
+    assert _parse(["--run-log", "trials-b.jsonl"]) == BacktestConfig(run_log="trials-b.jsonl")
 
 
 def test_baselines_on_the_test_period(fake_build):
