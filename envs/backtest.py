@@ -2,16 +2,16 @@
 
 ``python -m envs.backtest --agent ppo`` uses the latest pipeline build (or builds one), and for each feature
 set and seed trains the agent on the training period with the batched VecEnv (random episodes). During
-training the policy is evaluated ``n_checkpoints`` times on the whole validation period; the checkpoint with
-the best validation Sharpe is kept (that is the selection step), saved as a zip, and run once on the test
-period. An order decided at day t's close, whose features have read that close, fills ``execution_delay``
-closes later (1 by default, as in the walk-forward); cash earns the daily risk-free rate (``rf``: the
-embedded Fama-French RF for the embedded data) and Sharpe ratios are of returns in excess of it. Buy-and-hold,
-cash and a random policy run on the same periods, fills and costs. Intervals over seeds are
-t-intervals with n stated; the deflated Sharpe ratio uses the same number of trials for every row: the
-configurations ever compared on this data (the run log, ``envs.runlog``), shrunk by their correlation. The
-verdict (``envs.verdict``: paired tests, SPA, MCS, PBO) heads report.md. Writes report.json, report.md and
-PNGs to ``out``.
+training the policy is evaluated ``n_checkpoints`` times on the whole validation period (fewer when training
+updates the weights fewer times: each look sees new weights); the checkpoint with the best validation Sharpe
+is kept (that is the selection step), saved as a zip, and run once on the test period. An order decided at day
+t's close, whose features have read that close, fills ``execution_delay`` closes later (1 by default, as in
+the walk-forward); cash earns the daily risk-free rate (``rf``: the embedded Fama-French RF for the embedded
+data) and Sharpe ratios are of returns in excess of it. Buy-and-hold, cash and a random policy run on the same
+periods, fills and costs. Intervals over seeds are t-intervals with n stated; the deflated Sharpe ratio uses
+the same number of trials for every row: the configurations ever compared on this data (the run log,
+``envs.runlog``), shrunk by their correlation. The verdict (``envs.verdict``: paired tests, SPA, MCS, PBO)
+heads report.md. Writes report.json, report.md and PNGs to ``out``.
 """
 
 from __future__ import annotations
@@ -225,21 +225,35 @@ def train_and_select(
             best.update(sharpe=sr, step=step, state=copy.deepcopy(model.policy.state_dict()))
 
     class Checkpoints(BaseCallback):
+        """A look every ``every`` env steps, each at weights no earlier look saw. PPO updates once per rollout
+        (n_steps x n_envs steps), so a look due before the first update, or again within one rollout, waits
+        for the next update: it would score the untrained network, or the same weights twice, as another
+        candidate (and another look for the DSR). A look is labelled with the steps its weights trained on."""
+
         def __init__(self) -> None:
             super().__init__()
             self.next = every
+            self.trained_to = 0  # env steps the current weights were trained on
+            self.seen = 0  # the model's update count at the last look
+
+        def _on_rollout_start(self) -> None:  # every rollout starts after an update, or before any
+            self.trained_to = self.num_timesteps if model._n_updates else 0
 
         def _on_step(self) -> bool:
             # The last of the n checkpoints is always the end of training, scored after learn() returns.
-            if self.num_timesteps >= self.next and len(sharpes) < cfg.n_checkpoints - 1:
-                self.next += every
-                check(self.num_timesteps)
+            due = self.num_timesteps >= self.next and model._n_updates > self.seen
+            if due and len(sharpes) < cfg.n_checkpoints - 1:
+                self.next = (self.num_timesteps // every + 1) * every
+                self.seen = model._n_updates
+                check(self.trained_to)
                 self.logger.record("eval/valid_sharpe", sharpes[-1])  # per period; written with the next rollout
             return True
 
     progress = cfg.progress and _has_progress_bar()
-    model.learn(cfg.timesteps, callback=Checkpoints(), progress_bar=progress, tb_log_name=model_path.stem)
-    check(model.num_timesteps)  # the final weights are always a candidate
+    callback = Checkpoints()
+    model.learn(cfg.timesteps, callback=callback, progress_bar=progress, tb_log_name=model_path.stem)
+    if model._n_updates > callback.seen or not sharpes:
+        check(model.num_timesteps)  # the final weights are always a candidate, unless a look already saw them
     model.policy.load_state_dict(best["state"])
     model_path.parent.mkdir(parents=True, exist_ok=True)
     model.save(model_path)

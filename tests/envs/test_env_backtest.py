@@ -185,10 +185,40 @@ def test_agent_training_logs_to_tensorboard_under_the_report_folder(fake_build, 
     events.Reload()
     tags = set(events.Tags()["scalars"])
     assert {"train/value_loss", "train/entropy_loss", "time/fps", "eval/valid_sharpe"} <= tags
-    # the first checkpoint's validation Sharpe (1024 steps: 256 steps x 4 envs), as train_and_select scored it
+    # the first checkpoint's validation Sharpe (weights trained on the first rollout, 256 steps x 4 envs), as
+    # train_and_select scored it, logged with the second rollout
     [first] = events.Scalars("eval/valid_sharpe")
-    assert (first.step, first.value) == (1024, pytest.approx(sharpes[0], rel=1e-6))
+    assert (first.step, first.value) == (2048, pytest.approx(sharpes[0], rel=1e-6))
 
     off = BacktestConfig(timesteps=512, n_envs=2, n_checkpoints=1, progress=False, tensorboard=False)
     train_and_select(off, feats, prices, 0, tmp_path / "off" / "models" / "m.zip", tmp_path / "off" / "tensorboard")
     assert not (tmp_path / "off" / "tensorboard").exists()
+
+
+def test_every_checkpoint_scores_weights_that_no_earlier_look_saw(fake_build, tmp_path, monkeypatch):
+    """PPO updates once per rollout (256 steps x 4 envs here): a look due before the first update would score the
+    untrained network, and two looks within one rollout the same weights, each as another candidate."""
+    import torch
+
+    import envs.backtest as bt
+
+    _, prices, feats = _periods(fake_build)
+    seen = []
+
+    def spy(policy, env, *args, **kwargs):
+        weights = torch.cat([p.detach().flatten() for p in policy.model.policy.parameters()])
+        seen.append((policy.model._n_updates, weights.clone()))
+        return evaluate(policy, env, *args, **kwargs)
+
+    monkeypatch.setattr(bt, "evaluate", spy)
+    cfg = BacktestConfig(timesteps=2048, n_envs=4, n_checkpoints=4, progress=False, tensorboard=False)
+    _, step, sharpes = bt.train_and_select(cfg, feats, prices, 0, tmp_path / "a.zip")
+    # due at 512, 1024, 1536 steps: the first waits for the update after 1024 steps, the next is due at 1536,
+    # before the second update, which ends training; then the final weights
+    assert [n for n, _ in seen] == [4, 8] and len(sharpes) == 2 and not torch.equal(seen[0][1], seen[1][1])
+    assert step == (1024 if sharpes[0] > sharpes[1] else 2048)  # the steps the kept weights trained on
+
+    seen.clear()  # one update in all (1000 steps: one rollout of 1024): one look, at the trained weights
+    cfg = BacktestConfig(timesteps=1000, n_envs=4, n_checkpoints=4, progress=False, tensorboard=False)
+    _, step, sharpes = bt.train_and_select(cfg, feats, prices, 0, tmp_path / "b.zip")
+    assert [n for n, _ in seen] == [4] and len(sharpes) == 1 and step == 1024
