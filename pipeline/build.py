@@ -106,12 +106,15 @@ class BuildConfig:
             raise InputError(f"encode_layers {self.encode_layers} must index latent_dims {self.latent_dims}", "")
         if not 0 < self.train_frac < self.train_frac + self.valid_frac < 1:
             raise InputError("need 0 < train_frac < train_frac + valid_frac < 1", "train_frac, valid_frac")
-        for name in ("start", "end", "train_end", "valid_end"):
+        for name in ("start", "end", "train_end", "valid_end"):  # kept as YYYY-MM-DD, however they were written
             day = getattr(self, name)
             try:
-                pd.Timestamp(day) if day is not None else None
+                iso = pd.Timestamp(day).strftime("%Y-%m-%d") if day is not None else None
             except ValueError:
                 raise InputError(f"{name} {day!r} is not a date", f"--{name.replace('_', '-')}") from None
+            object.__setattr__(self, name, iso)
+        if self.end is not None and self.end < self.start:
+            raise InputError(f"end {self.end} is before start {self.start}", "--start, --end")
         for name in ("tickers", "exclude", "latent_dims", "hidden_dims", "encode_layers"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         self.validation  # noqa: B018  (checks min_history, max_gap_days, max_ffill)
@@ -334,8 +337,14 @@ BUILD_FILES = {"latents.parquet", "windows.npy", "close.parquet", "model.pt", "n
 
 def check_destination(root: Path) -> None:
     """A build may go to root when it does not exist, or is an empty folder or an earlier build (which
-    is then replaced whole); anything else raises before any work is done."""
+    is then replaced whole), and its nearest existing parent is a folder this process may write in; anything else
+    raises before any work is done."""
     if not root.exists():
+        parent = next(p for p in root.absolute().parents if p.exists())
+        if not parent.is_dir():
+            raise InputError(f"{parent} exists and is not a directory", f"--out {root}")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise InputError(f"no permission to create folders in {parent}", f"--out {root}")
         return
     if not root.is_dir():
         raise InputError("the output path exists and is not a directory", f"--out {root}")

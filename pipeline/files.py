@@ -8,7 +8,9 @@ Accepted inputs (README, "Accepted formats"):
     - close-only: Close and/or Adj Close (each of Open, High, Low, Volume optional);
 - one file (``--data-file``, CSV, CSV.gz or Parquet): one ticker in the layout above (its name is the
   ticker), or a *wide* file of closes: Date plus one column per ticker, whose header is the ticker. In a
-  wide file an empty cell means "no bar that day" (before a listing, after a delisting, a holiday).
+  wide file an empty cell means "no bar that day" (before a listing, after a delisting, a holiday). A file
+  is read as one ticker's when its header names a close, or two or more of Open, High, Low and Volume: a
+  wide file may hold one ticker called LOW (Lowe's), OPEN, HIGH or VOLUME.
 
 Dates are ISO (``YYYY-MM-DD``, optionally with a time and a UTC offset) or ``M/D/YYYY``, one style per file.
 Day-first dates (a first field above 12) and slash dates that read both ways (no field above 12) are
@@ -410,6 +412,7 @@ def read_ticker_table(table: Table, ticker: str, span: Span, cfg: ValidationConf
         r, col, kind = first_bad
         text = str(table.column(col).iloc[rows[r]]).strip()
         raise _error(_cell_error(kind, text), f"{table.at(rows[r], col)} ({days[rows[r]].date()})")
+    raw_close = "close" in values
     values.setdefault("close", values.get("adj_close"))
     values.setdefault("adj_close", values["close"])
     bars = pd.DataFrame({"date": days[rows], "ticker": ticker, **{f: values[f] for f in FIELD_ORDER if f in values}})
@@ -417,7 +420,7 @@ def read_ticker_table(table: Table, ticker: str, span: Span, cfg: ValidationConf
     names.setdefault("close", columns.get("adj_close", ""))
     names.setdefault("adj_close", columns.get("close", ""))
     origin = Origin(table.name, table.lines[rows], names, table.unit)
-    validate_ticker(bars, ticker, cfg, origin)
+    validate_ticker(bars, ticker, cfg, origin, raw_close)
     return TickerBars(ticker, table.name, bars, tuple(notes), unused)
 
 
@@ -529,13 +532,14 @@ def read_dir(
 def read_file(
     path: Path, tickers: Sequence[str], exclude: Sequence[str], span: Span, cfg: ValidationConfig
 ) -> tuple[list[TickerBars], list[Note], str]:
-    """One file: a per-ticker file when its header names price columns, else a wide file of closes.
-    Returns (tickers, notes, layout)."""
+    """One file: a per-ticker file when its header names a close or two other price columns, else a wide file
+    of closes. Returns (tickers, notes, layout)."""
     path = Path(path)
     if not path.exists():
         raise _error("no such file", str(path))
     table = read_table(path, str(path))
-    if price_columns(table):
+    fields = price_columns(table)
+    if {"close", "adj_close"} & fields.keys() or len(fields) >= 2:
         chosen, notes = select([_ticker_of(path)], tickers, exclude, str(path), {_ticker_of(path): path.name})
         return [read_ticker_table(table, chosen[0], span, cfg)], notes, "one ticker file"
     out, notes = read_wide_table(table, tickers, exclude, span, cfg)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from lvae.cli import InputError
 from pipeline.cache import MarketCache
 from pipeline.validate import BAR_COLUMNS, DEFAULT_VALIDATION, ValidationConfig, validate_ticker
 
@@ -27,8 +28,8 @@ INTERVAL = "1d"
 AUTO_ADJUST = False  # raw OHLC plus "Adj Close": the same columns as the CSV format, and a checkable seam
 
 
-class IngestError(RuntimeError):
-    """Data could not be downloaded; the message names the tickers."""
+class IngestError(InputError):
+    """Data could not be downloaded; the message names the tickers (a one-line error on the command line)."""
 
 
 @dataclass(frozen=True)
@@ -118,15 +119,25 @@ def download_bars(
     return pd.concat(parts, ignore_index=True).sort_values("ticker", kind="stable", ignore_index=True)
 
 
+def iso_day(day: str | pd.Timestamp) -> str:
+    """A date as YYYY-MM-DD: what yfinance parses, and what the cache's ranges compare as text."""
+    try:
+        return pd.Timestamp(day).strftime("%Y-%m-%d")
+    except ValueError:
+        raise InputError(f"{day!r} is not a date", "yfinance range") from None
+
+
 def _plan(entry, start: str, end: str) -> tuple[str, str] | None:
-    """The range to download for one ticker given its cache entry, or None when the cache covers it."""
+    """The range to download for one ticker given its cache entry, or None when the cache covers it
+    (``start``, ``end`` as YYYY-MM-DD; an entry written before they were normalised is read as a date too)."""
     if entry is None:
         return start, end
-    if entry.start <= start and end <= entry.end:
+    covered = iso_day(entry.start), iso_day(entry.end)
+    if covered[0] <= start and end <= covered[1]:
         return None
-    if start < entry.start:  # a head extension re-downloads everything (adjusted history must match)
-        return start, max(end, entry.end)
-    return entry.end, end
+    if start < covered[0]:  # a head extension re-downloads everything (adjusted history must match)
+        return start, max(end, covered[1])
+    return covered[1], end
 
 
 def fetch(
@@ -143,7 +154,8 @@ def fetch(
     A tail extension downloads from the last cached bar (one day of overlap); if yfinance's Adj Close on
     that day differs from the cached one, a dividend or split re-adjusted history and the whole ticker is
     downloaded again. Everything is validated before anything is written, so a failure leaves the cache
-    as it was."""
+    as it was. ``start`` and ``end`` may be any date pandas reads; they are kept as YYYY-MM-DD."""
+    start, end = iso_day(start), iso_day(end)
     keys = {t: MarketCache.key(t, INTERVAL, AUTO_ADJUST) for t in tickers}
     entries = {t: cache.entry(keys[t]) for t in tickers}
     cached = {t: cache.read(keys[t]) for t in tickers if entries[t] is not None}
@@ -151,7 +163,7 @@ def fetch(
     groups: dict[tuple[str, str], list[str]] = {}
     for t, rng in plans.items():
         if rng is not None:
-            if entries[t] is not None and rng[0] == entries[t].end:  # overlap one bar to check adjustment
+            if entries[t] is not None and rng[0] == iso_day(entries[t].end):  # overlap a bar to check adjustment
                 rng = (cached[t]["date"].max().strftime("%Y-%m-%d"), rng[1])
             groups.setdefault(rng, []).append(t)
     new: dict[str, pd.DataFrame] = {}
@@ -159,9 +171,10 @@ def fetch(
         got = download_bars(group, a, b, cfg, sleep)
         for t, bars in got.groupby("ticker"):
             new[str(t)] = bars
-    stale = [t for t in new if t in cached and plans[t][0] == entries[t].end and _readjusted(cached[t], new[t], cfg)]
+    tails = {t for t in new if t in cached and plans[t][0] == iso_day(entries[t].end)}
+    stale = [t for t in new if t in tails and _readjusted(cached[t], new[t], cfg)]
     if stale:
-        lo = min([start] + [entries[t].start for t in stale])
+        lo = min([start] + [iso_day(entries[t].start) for t in stale])
         for t, bars in download_bars(stale, lo, end, cfg, sleep).groupby("ticker"):
             new[str(t)], cached[str(t)] = bars, None
     writes = {}
@@ -170,7 +183,7 @@ def fetch(
         merged = bars if old is None else pd.concat([old[old["date"] < bars["date"].min()], bars])
         merged = merged.reset_index(drop=True)  # new bars kept in delivered order: validation sees disorder
         validate_ticker(merged, t, validation)
-        lo, hi = (start, end) if e is None else (min(start, e.start), max(end, e.end))
+        lo, hi = (start, end) if e is None else (min(start, iso_day(e.start)), max(end, iso_day(e.end)))
         writes[keys[t]] = (merged, lo, hi)
     if writes:
         cache.write(writes)

@@ -108,9 +108,15 @@ def _read_rates(path: Path) -> pd.Series:
             frame = pd.read_csv(io.StringIO(text))
         else:
             return parse_french_daily(text)
+    frame = frame.rename(columns={c: c.strip().lower() for c in frame.columns if isinstance(c, str)})
     if not {"date", "rf"} <= set(frame.columns):
         raise ValueError(f"{path}: a rate table needs columns date and rf (fraction per day)")
-    return pd.Series(frame["rf"].to_numpy(np.float64), index=pd.DatetimeIndex(frame["date"]), name="rf")
+    if frame.empty:
+        raise ValueError("no rates: the table has a header and no rows")
+    dates = frame["date"]
+    if pd.api.types.is_integer_dtype(dates):  # 20200102, as the Fama-French files write them (not nanoseconds)
+        dates = pd.to_datetime(dates.astype(str), format="%Y%m%d")
+    return pd.Series(frame["rf"].to_numpy(np.float64), index=pd.DatetimeIndex(dates), name="rf")
 
 
 def load_embedded_rf(path: Path = EMBEDDED_RF_PATH) -> pd.Series:

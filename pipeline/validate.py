@@ -172,18 +172,25 @@ def _check_values(bars: pd.DataFrame, dates: pd.DatetimeIndex, ticker: str, orig
         )
 
 
-def _check_range(bars: pd.DataFrame, dates: pd.DatetimeIndex, ticker: str, origin: Origin | None) -> None:
-    """high >= max(open, close) and low <= min(open, close) (open only when present)."""
+def _check_range(
+    bars: pd.DataFrame, dates: pd.DatetimeIndex, ticker: str, origin: Origin | None, raw_close: bool = True
+) -> None:
+    """high >= max(open, close) and low <= min(open, close) (open only when present). Without a raw close (a file
+    of OHLC and Adj Close only: the adjusted close is on another scale than the raw high and low), the open
+    alone bounds them, or, without an open, high >= low."""
     if "high" not in bars.columns or "low" not in bars.columns:
         return
-    close = bars["close"].to_numpy()
-    both = "open" in bars.columns
-    top = np.maximum(bars["open"].to_numpy(), close) if both else close
-    bottom = np.minimum(bars["open"].to_numpy(), close) if both else close
+    inner = {c: bars[c].to_numpy() for c in ("open", "close") if c in bars.columns and (c == "open" or raw_close)}
     high, low = bars["high"].to_numpy(), bars["low"].to_numpy()
+    if inner:
+        top, bottom = np.maximum.reduce(list(inner.values())), np.minimum.reduce(list(inner.values()))
+        names = ", ".join(inner)
+        above, below = (f"max({names})", f"min({names})") if len(inner) > 1 else (names, names)
+    else:
+        top, bottom, above, below = low, high, "low", "high"
     for name, value, bad, bound, text in (
-        ("high", high, high < top, top, "below max(open, close)" if both else "below close"),
-        ("low", low, low > bottom, bottom, "above min(open, close)" if both else "above close"),
+        ("high", high, high < top, top, f"below {above}"),
+        ("low", low, low > bottom, bottom, f"above {below}"),
     ):
         if bad.any():
             row = int(bad.argmax())
@@ -216,16 +223,20 @@ def _check_history(dates: pd.DatetimeIndex, ticker: str, origin: Origin | None, 
         )
 
 
-def validate_ticker(bars: pd.DataFrame, ticker: str, cfg: ValidationConfig, origin: Origin | None = None) -> None:
+def validate_ticker(
+    bars: pd.DataFrame, ticker: str, cfg: ValidationConfig, origin: Origin | None = None, raw_close: bool = True
+) -> None:
     """Check one ticker's bars (bars columns, rows in the order given); raise DataValidationError.
 
     Checks, in order: duplicate dates, dates in order, NaN / infinite values, prices <= 0, negative volume,
     high < max(open, close) or low > min(open, close), at least ``min_history`` rows, no gap of more than
-    ``max_gap_days`` calendar days. ``origin`` (local files) lets the message name file, line and column."""
+    ``max_gap_days`` calendar days. ``origin`` (local files) lets the message name file, line and column;
+    ``raw_close`` False: the close is the adjusted one (the file had no raw close), not checked against the raw
+    high and low."""
     dates = pd.DatetimeIndex(bars["date"])
     _check_order(dates, ticker, origin)
     _check_values(bars, dates, ticker, origin)
-    _check_range(bars, dates, ticker, origin)
+    _check_range(bars, dates, ticker, origin, raw_close)
     _check_history(dates, ticker, origin, cfg)
 
 
@@ -282,20 +293,29 @@ def align(bars: pd.DataFrame, cfg: ValidationConfig) -> Panel:
     missing = wide["close"].isna().to_numpy()
     for j, ticker in enumerate(tickers):
         for a, length in _missing_runs(missing[:, j]):
-            if a == 0 or length > cfg.max_ffill:
+            if length > cfg.max_ffill:
                 raise DataValidationError(
                     f"misaligned calendar: {length} consecutive trading days of the other tickers missing "
                     f"from {_day(calendar[a])} to {_day(calendar[a + length - 1])} (max_ffill={cfg.max_ffill})",
                     f"ticker {ticker}",
                 )
-    close = wide["close"].ffill().to_numpy()
+    # A hole on the first common day is repaired from the ticker's last bar before it: every ticker has one,
+    # since the common range starts at the latest first day.
+    earlier = bars[bars["date"] < start].sort_values("date", kind="stable").groupby("ticker").tail(1)
+    earlier = earlier.set_index("ticker").reindex(list(tickers))
+
+    def repeated(c: str) -> np.ndarray:
+        """Field c with each hole filled by the ticker's previous bar (before the range, where it is first)."""
+        return pd.concat([earlier[[c]].T, wide[c]]).ffill().to_numpy()[1:]
+
+    close = repeated("close")
     fill: dict[str, np.ndarray | None] = {c: None for c in OPTIONAL_COLUMNS}
     for c in ("open", "high", "low", "close"):
         if c in wide:
             fill[c] = np.where(missing, close, wide[c].to_numpy())
-    fill["adj_close"] = wide["adj_close"].ffill().to_numpy()
+    fill["adj_close"] = repeated("adj_close")
     if "volume" in wide:
-        fill["volume"] = wide["volume"].ffill().to_numpy()
+        fill["volume"] = repeated("volume")
     return Panel(dates=calendar, tickers=tickers, repaired=missing, **fill)
 
 
@@ -313,7 +333,8 @@ def fill_notes(panel: Panel) -> list[Note]:
                 Note(
                     "filled",
                     f"{ticker}: no bar on {days} ({length} trading day{'s' if length > 1 else ''} of the other "
-                    f"tickers); repeated the bar of {_day(panel.dates[a - 1])}",
+                    f"tickers); repeated "
+                    + (f"the bar of {_day(panel.dates[a - 1])}" if a else "its last bar before the dates all share"),
                 )
             )
     return notes

@@ -42,6 +42,15 @@ def csv_dir(tmp_path):
     return tmp_path / "csv", bars
 
 
+def test_dates_are_kept_as_days_and_an_end_before_the_start_is_an_input_error():
+    from lvae.cli import InputError
+
+    cfg = BuildConfig(start="2005-1-3", end="2006/06/30", train_end="20051230")
+    assert (cfg.start, cfg.end, cfg.train_end) == ("2005-01-03", "2006-06-30", "2005-12-30")
+    with pytest.raises(InputError, match="end 2004-12-31 is before start 2005-01-03"):
+        BuildConfig(start="2005-01-03", end="2004-12-31")
+
+
 def test_quick_build_writes_a_consistent_directory(tmp_path, csv_dir):
     data_dir, bars = csv_dir
     cfg = BuildConfig(source="csv", data_dir=str(data_dir), target="IDX", runs_dir=str(tmp_path / "runs"), **TINY)

@@ -285,3 +285,8 @@ def test_an_output_directory_that_is_not_a_build_is_refused_before_any_work(tmp_
         "error: the output directory exists and is not a pipeline build; choose another, --out out"
     ]
     assert (tmp_path / "out" / "thesis.tex").read_text() == "not a build"
+    (tmp_path / "notes.txt").write_text("a file where a folder should be")
+    proc = run_build(["--data-dir", str(data), "--target", "DIA", "--out", "notes.txt/build"], tmp_path)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        f"error: {tmp_path / 'notes.txt'} exists and is not a directory, --out notes.txt/build"
+    ]

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from pipeline_fakes import FakeYF, snapshot_dir, synthetic_bars, yf_frame
 
+from lvae.cli import InputError
 from pipeline import ingest
 from pipeline.cache import MarketCache, sha256_file
 from pipeline.ingest import IngestConfig, IngestError, fetch, frame_to_bars
@@ -66,6 +67,19 @@ def test_second_run_reads_cache_and_later_run_extends_it(monkeypatch, tmp_path, 
     assert json.loads((tmp_path / "index.json").read_text())["entries"]["AAA|1d|raw"]["end"] == "2020-06-01"
 
 
+def test_dates_written_another_way_are_the_same_days_to_the_cache(monkeypatch, tmp_path, truth):
+    """As text "2020-1-2" sorts after "2020-02-03": a cache from February would have seemed to cover January."""
+    fake = _install(monkeypatch, FakeYF(truth))
+    cache = MarketCache(tmp_path)
+    fetch(TICKERS, "2020-02-03", "2020-05-01", cache, VAL, CFG)
+    out = fetch(TICKERS, "2020-1-2", "2020/05/01", cache, VAL, CFG)
+    assert fake.calls[1] == (tuple(TICKERS), "2020-01-02", "2020-05-01")  # what yfinance parses
+    assert out["date"].min() == pd.Timestamp("2020-01-02")
+    assert json.loads((tmp_path / "index.json").read_text())["entries"]["AAA|1d|raw"]["start"] == "2020-01-02"
+    with pytest.raises(InputError, match="'2020-13-01' is not a date"):
+        fetch(TICKERS, "2020-13-01", "2020-05-01", cache, VAL, CFG)
+
+
 def test_readjusted_history_is_downloaded_again(monkeypatch, tmp_path, truth):
     fake = _install(monkeypatch, FakeYF(truth))
     cache = MarketCache(tmp_path)
@@ -88,6 +102,7 @@ def test_empty_result_retries_with_backoff_then_names_tickers(monkeypatch, tmp_p
         fetch(TICKERS, "2020-01-01", "2020-05-01", MarketCache(tmp_path), VAL, CFG, sleep=sleeps.append)
     assert sleeps == [2.0, 4.0] and len(fake.calls) == 3
     assert snapshot_dir(tmp_path) == before
+    assert issubclass(IngestError, InputError)  # the command line prints it as one line and exits 2
 
 
 def test_partial_result_retries_only_missing_ticker(monkeypatch, tmp_path, truth):

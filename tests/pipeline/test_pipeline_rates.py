@@ -68,6 +68,7 @@ def test_a_t_bill_quote_pays_for_the_following_day(monkeypatch):
         ("", "not a risk-free rate file"),
         ("just some text\n", "not a risk-free rate file"),
         ("date,rf\n2020-01-01,-1.5\n", "finite fraction per day above -1"),
+        ("date,rf\n", "a header and no rows"),
     ],
 )
 def test_a_malformed_rate_file_is_an_input_error_naming_it(tmp_path, body, why):
@@ -79,3 +80,13 @@ def test_a_malformed_rate_file_is_an_input_error_naming_it(tmp_path, body, why):
     with pytest.raises(InputError, match=why) as err:
         read_rate_file(bad)
     assert err.value.where == str(bad)
+
+
+def test_a_rate_table_may_write_its_header_in_capitals_and_its_dates_as_yyyymmdd(tmp_path):
+    from pipeline.rates import read_rate_file
+
+    path = tmp_path / "rates.csv"
+    path.write_text("Date,RF\n20200102,0.0001\n20200103,0.0002\n")
+    r = read_rate_file(path)
+    assert list(r.index) == [pd.Timestamp("2020-01-02"), pd.Timestamp("2020-01-03")]
+    assert r.to_numpy().tolist() == [0.0001, 0.0002]

@@ -10,7 +10,7 @@ import pytest
 from pipeline_fakes import synthetic_bars, write_csv_dir
 
 from pipeline.sources import EMBEDDED_PATH, EMBEDDED_SHA256, load_bars, load_embedded, load_market, read_csv_dir
-from pipeline.validate import DataValidationError, ValidationConfig, align
+from pipeline.validate import DataValidationError, ValidationConfig, align, fill_notes
 
 VAL = ValidationConfig(min_history=20)
 
@@ -43,6 +43,28 @@ def test_csv_without_adj_close_uses_close(tmp_path):
     pd.read_csv(tmp_path / "AAA.csv").drop(columns="Adj Close").to_csv(tmp_path / "AAA.csv", index=False)
     got = read_csv_dir(tmp_path, validation=VAL)
     np.testing.assert_allclose(got["adj_close"], bars["close"], rtol=1e-12)
+
+
+def test_ohlc_with_only_an_adjusted_close_is_read_and_its_range_checked_without_the_close(tmp_path):
+    """The raw low sits above a dividend-adjusted close (here 0.9 x close): that is no error in the file."""
+    bars = synthetic_bars(("AAA",), n_days=30)
+    write_csv_dir(bars, tmp_path)
+    frame = pd.read_csv(tmp_path / "AAA.csv").drop(columns="Close")
+    frame.to_csv(tmp_path / "AAA.csv", index=False)
+    assert (frame["Low"] > frame["Adj Close"]).any()
+    got = read_csv_dir(tmp_path, validation=VAL)
+    np.testing.assert_allclose(got["close"], bars["adj_close"], rtol=1e-12)
+    low_open = frame.assign(Open=frame["Open"].where(frame.index != 4, frame["High"] * 1.01))
+    low_open.to_csv(tmp_path / "AAA.csv", index=False)  # still caught: the open is raw, as the high and low
+    with pytest.raises(DataValidationError, match=r"high [0-9.]+ below open [0-9.]+ \(1 rows\), .*AAA.csv line 6"):
+        read_csv_dir(tmp_path, validation=VAL)
+    frame.drop(columns="Open").to_csv(tmp_path / "AAA.csv", index=False)
+    read_csv_dir(tmp_path, validation=VAL)  # no open: the high is above the low
+    frame.drop(columns="Open").assign(High=lambda f: f["High"].where(f.index != 7, f["Low"] / 2)).to_csv(
+        tmp_path / "AAA.csv", index=False
+    )
+    with pytest.raises(DataValidationError, match=r"high [0-9.]+ below low [0-9.]+ \(1 rows\), .*AAA.csv line 9"):
+        read_csv_dir(tmp_path, validation=VAL)
 
 
 def _corrupt(tmp_path, edit):
@@ -121,6 +143,22 @@ def test_short_hole_is_repaired_by_repeating_previous_bar():
     assert not panel.repaired[:, 0].any()
 
 
+def test_a_hole_on_the_first_common_day_repeats_the_tickers_last_bar_before_it():
+    bars = synthetic_bars(("AAA", "BBB"), n_days=40)
+    days = pd.bdate_range("2001-01-01", periods=40)
+    late = (bars["ticker"] == "AAA") & (bars["date"] < days[3])  # AAA starts on day 3: the common range does
+    hole = (bars["ticker"] == "BBB") & (bars["date"] == days[3])
+    panel = align(bars[~late & ~hole], ValidationConfig(min_history=20, max_ffill=3))
+    bbb = bars[(bars["ticker"] == "BBB") & (bars["date"] == days[2])].iloc[0]  # its bar before the range
+    assert panel.dates[0] == days[3] and np.flatnonzero(panel.repaired[:, 1]).tolist() == [0]
+    got = [panel.close[0, 1], panel.open[0, 1], panel.adj_close[0, 1], panel.volume[0, 1]]
+    assert got == [bbb["close"], bbb["close"], bbb["adj_close"], bbb["volume"]]
+    assert [str(n) for n in fill_notes(panel)] == [
+        "filled: BBB: no bar on 2001-01-04 (1 trading day of the other tickers); repeated its last bar before the "
+        "dates all share"
+    ]
+
+
 def test_long_hole_is_a_misaligned_calendar():
     bars = synthetic_bars(("AAA", "BBB"), n_days=40)
     hole = (bars["ticker"] == "BBB") & bars["date"].isin(pd.bdate_range("2001-01-10", periods=4))
@@ -166,6 +204,16 @@ def test_wide_csv_with_an_unnamed_date_column_and_empty_cells_before_a_listing(t
     assert market.layout == "wide file of closes" and len(bbb) == 25 and bbb["date"].iloc[0] == days[5]
     np.testing.assert_array_equal(bbb["close"], np.arange(55, 80))
     np.testing.assert_array_equal(bbb["adj_close"], bbb["close"])
+
+
+def test_a_wide_file_with_a_ticker_called_low_is_a_wide_file_but_ohlcv_without_a_close_is_not(tmp_path):
+    days = pd.bdate_range("2021-01-04", periods=30)
+    rows = [f"{d.date()},{100 + i},{50 + i}" for i, d in enumerate(days)]
+    market = load_market("csv", data_file=_wide_text(tmp_path, rows, header="Date,AAPL,LOW"), validation=VAL)
+    assert market.layout == "wide file of closes" and sorted(market.bars["ticker"].unique()) == ["AAPL", "LOW"]
+    np.testing.assert_array_equal(market.bars[market.bars["ticker"] == "LOW"]["close"], np.arange(50, 80))
+    with pytest.raises(DataValidationError, match="no Close or Adj Close column"):
+        load_market("csv", data_file=_wide_text(tmp_path, rows, header="Date,High,Low"), validation=VAL)
 
 
 def test_wide_csv_nan_words_are_errors_that_say_how_to_mark_no_bar(tmp_path):
