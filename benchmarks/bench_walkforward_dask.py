@@ -31,7 +31,6 @@ def main() -> None:
     from distributed import LocalCluster
     from prefect.testing.utilities import prefect_test_harness
 
-    from envs.backtest import BacktestConfig
     from envs.walkforward import WalkForwardConfig
     from flows.flows import walk_forward
 
@@ -39,8 +38,8 @@ def main() -> None:
     base = WalkForwardConfig()
     cfg = dataclasses.replace(
         base,
-        agent=BacktestConfig(
-            timesteps=a.timesteps, seeds=1, n_checkpoints=2, n_envs=4, progress=False, run_log=str(work / "trials")
+        agent=dataclasses.replace(
+            base.agent, timesteps=a.timesteps, seeds=1, n_checkpoints=2, n_envs=4, run_log=str(work / "trials")
         ),
         features=("raw", "pca"),
         max_folds=a.folds,

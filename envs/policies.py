@@ -26,12 +26,27 @@ class ConstantPolicy:
         return self.action
 
 
-def buy_and_hold(env: gym.Env) -> ConstantPolicy:
-    """Hold a long position of 1 (equal weights for a portfolio); no turnover after the first trade."""
+@dataclass
+class HoldPolicy:
+    """Buy-and-hold of a book: ``weights`` bought on an episode's first step, then, each step, the weights the
+    book has drifted to, so it never trades again (a constant target would rebalance back to it every day)."""
+
+    env: gym.Env
+    weights: np.ndarray
+
+    def predict(self, obs: np.ndarray) -> Any:
+        base = self.env.unwrapped
+        held = base.drifted_weights
+        return base.action_for_weights(held if np.abs(held).sum() > 0 else self.weights)
+
+
+def buy_and_hold(env: gym.Env) -> ConstantPolicy | HoldPolicy:
+    """Hold a long position of 1 (equal weights for a portfolio, bought once); no turnover after the first
+    trade. The policy of a portfolio reads ``env``'s book: evaluate it on that env."""
     base = env.unwrapped
     if hasattr(base, "action_for_weights"):
         n = base.n_assets
-        return ConstantPolicy(base.action_for_weights(np.full(n, min(1.0, base.config.max_leverage) / n)))
+        return HoldPolicy(env, np.full(n, min(1.0, base.config.max_leverage) / n))
     return ConstantPolicy(base.action_for_position(min(1.0, base.config.max_leverage)))
 
 

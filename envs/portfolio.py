@@ -107,6 +107,12 @@ class LatentPortfolioEnv(gym.Env):
         a = np.clip(a, self._lo, 1.0)
         return self.config.max_leverage * a / max(1.0, float(np.abs(a).sum()))
 
+    @property
+    def drifted_weights(self) -> np.ndarray:
+        """(N,) the weights the book holds now, its last target moved by the day's returns (zeros when empty):
+        the target that trades nothing."""
+        return self._w_drift.copy()
+
     def action_for_weights(self, w: np.ndarray) -> np.ndarray:
         """An action whose weights are ``w`` (requires sum|w| <= max_leverage)."""
         return (np.asarray(w, dtype=np.float64) / self.config.max_leverage).astype(np.float32)

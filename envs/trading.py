@@ -202,10 +202,10 @@ class LatentTradingEnv(gym.Env):
     def position_of(self, action: Any) -> float:
         """Target position of ``action`` (validates it)."""
         if self.config.action_space == "discrete":
-            a = int(np.asarray(action).reshape(-1)[0]) if np.ndim(action) else int(action)
-            if not 0 <= a < len(self.levels):
-                raise ValueError(f"action {action!r} is not in {self.action_space}")
-            return self.levels[a]
+            a = np.asarray(action).reshape(-1)
+            if a.size != 1 or not np.issubdtype(a.dtype, np.integer) or not 0 <= a[0] < len(self.levels):
+                raise ValueError(f"action {action!r} is not in {self.action_space}")  # 1.5 is no level, nor 2.0
+            return self.levels[int(a[0])]
         a = float(np.asarray(action, dtype=np.float64).reshape(-1)[0])
         if a != a:
             raise ValueError("action is NaN")
@@ -234,7 +234,9 @@ class LatentTradingEnv(gym.Env):
             try:  # fast path: an int or NumPy integer in range
                 w = self._level_of[action]
             except (KeyError, TypeError):
-                w = self.position_of(action)  # validates; accepts arrays of shape () or (1,)
+                w = None
+            if w is None or isinstance(action, float | np.floating):  # 2.0 hashes as 2, but is no level
+                w = self.position_of(action)  # validates; accepts integer arrays of shape () or (1,)
                 action = self.levels.index(w)
             if self._tables is not None:
                 table = self._tables[action]

@@ -98,12 +98,33 @@ PERIODS = 252
 
 
 @dataclass(frozen=True)
+class FoldData(BuildConfig):
+    """A build's settings with the walk-forward's defaults: no split dates (each fold sets its own).
+
+    The walk-forward's defaults are these classes' own, not instances of the base classes, so that a partial
+    parameter of the Prefect flow (``{"agent": {"timesteps": 1000}}``), which is built from the field's class,
+    takes them as the command line does."""
+
+    train_end: str | None = None
+    valid_end: str | None = None
+
+
+@dataclass(frozen=True)
+class FoldAgent(BacktestConfig):
+    """The agent's settings with the walk-forward's defaults: 5 seeds, no progress bar per agent (one bar for
+    the run)."""
+
+    seeds: int = 5
+    progress: bool = False
+
+
+@dataclass(frozen=True)
 class WalkForwardConfig:
     """One walk-forward run; ``python -m envs.walkforward --help`` lists the same settings."""
 
-    data: BuildConfig = BuildConfig(train_end=None, valid_end=None)
+    data: FoldData = FoldData()
     """Data source, universe, window, embargo, clip and the LVAE/VAE architecture and budget (per fold)."""
-    agent: BacktestConfig = BacktestConfig(seeds=5, progress=False)
+    agent: FoldAgent = FoldAgent()
     """The agent, its training steps, seeds per (fold, feature set), training cost, frictions, checkpoints."""
     features: tuple[str, ...] = FEATURE_SETS
     """Feature sets compared (each gets agents and a linear probe)."""
@@ -166,7 +187,7 @@ class WalkForwardConfig:
 
 QUICK = WalkForwardConfig(
     data=replace(WalkForwardConfig().data, epochs=10, warmup_epochs=3),
-    agent=BacktestConfig(timesteps=20_000, seeds=2, n_checkpoints=2, progress=False),
+    agent=FoldAgent(timesteps=20_000, seeds=2, n_checkpoints=2),
     max_folds=3,
 )
 """A real but small run (the last 3 folds, 10 LVAE epochs, 20k PPO steps, 2 seeds): minutes on 2 cores."""

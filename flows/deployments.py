@@ -35,7 +35,7 @@ AGENT_QUICK = BacktestConfig(timesteps=4096, seeds=1, features=("lvae",), n_chec
 REFIT_QUICK = WalkForwardConfig(
     data=dataclasses.replace(WALK_FORWARD.data, start="2014-01-01", epochs=2, warmup_epochs=1, latent_dims=(4, 2),
                                     hidden_dims=(32, 16), encode_layers=(0, 1)),
-    agent=BacktestConfig(timesteps=1024, seeds=2, n_envs=4, n_checkpoints=1, progress=False),
+    agent=dataclasses.replace(WALK_FORWARD.agent, timesteps=1024, seeds=2, n_envs=4, n_checkpoints=1),
     max_folds=1, progress=False,
 )  # fmt: skip
 

@@ -155,3 +155,29 @@ def test_portfolio_weights_are_scaled_to_the_leverage_limit(market):
     assert r == pytest.approx(np.log(0.999 * 1.05))
     no_short = LatentPortfolioEnv(features, prices, allow_short=False)
     assert no_short.action_space.low.min() == 0.0
+
+
+def test_buy_and_hold_of_a_book_buys_once_and_then_holds_what_it_drifted_to(market):
+    from envs.evaluate import evaluate
+    from envs.policies import buy_and_hold
+
+    features, _ = market
+    rng = np.random.default_rng(0)
+    prices = 100.0 * np.cumprod(1.0 + rng.normal(0.0, 0.02, (300, 3)), axis=0)
+    env = LatentPortfolioEnv(features, prices, cost_bps=5)
+    path = evaluate(buy_and_hold(env), env)
+    assert path.turnover[0] == pytest.approx(1.0) and path.turnover[1:-1].max() < 1e-6  # (float32 actions)
+    # equity before the final sale: a third of (1 - 5 bp) in each asset, never rebalanced
+    held = (1.0 - 5e-4) * (prices[1:-1] / prices[0]).mean(axis=1)
+    np.testing.assert_allclose(path.equity[:-1], held, rtol=1e-6)
+
+
+def test_a_discrete_action_must_be_an_integer(market):
+    features, prices = market
+    env = LatentTradingEnv(features, prices)
+    env.reset(seed=0)
+    for action in (2, np.int64(2), np.array(2), np.array([2])):  # what SB3 and callers hand over
+        assert env.step(action)[-1]["position"] == env.levels[2]
+    for action in (1.5, 2.0, np.float32(2.0), np.array([2.0]), np.array([1, 2])):
+        with pytest.raises(ValueError, match="is not in Discrete"):
+            env.step(action)

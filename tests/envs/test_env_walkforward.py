@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from envs import walkforward as wf
-from envs.backtest import BacktestConfig
 from envs.rewards import simple_returns
 
 SMALL = replace(
@@ -19,7 +18,7 @@ SMALL = replace(
         wf.WalkForwardConfig().data, tickers=("DIA", "AAPL", "ABT"), start="2012-01-01",
         latent_dims=(3, 2), hidden_dims=(16, 8), encode_layers=(0, 1), epochs=1, warmup_epochs=1,
     ),
-    agent=BacktestConfig(timesteps=256, seeds=1, n_checkpoints=1, n_envs=4, progress=False),
+    agent=wf.FoldAgent(timesteps=256, seeds=1, n_checkpoints=1, n_envs=4),
     max_folds=1,
     progress=False,
 )  # fmt: skip

@@ -32,6 +32,16 @@ def test_partial_json_parameters_take_the_dataclass_defaults():
     assert cfg == f.BuildConfig(epochs=3, latent_dims=(4, 2), encode_layers=(1,))
 
 
+def test_a_partial_walk_forward_parameter_takes_the_walk_forwards_own_defaults_as_the_command_line_does():
+    from envs.walkforward import FoldAgent, FoldData, WalkForwardConfig, _parse
+
+    given = {"agent": {"timesteps": 1000}, "data": {"start": "2012-01-01"}, "progress": False}
+    cfg = f.walk_forward.validate_parameters({"cfg": given})["cfg"]
+    expected = WalkForwardConfig(data=FoldData(start="2012-01-01"), agent=FoldAgent(timesteps=1000), progress=False)
+    assert cfg == expected == _parse(["--timesteps", "1000", "--start", "2012-01-01", "--no-progress"])
+    assert (cfg.agent.seeds, cfg.agent.progress, cfg.data.train_end) == (5, False, None)
+
+
 def test_parameters_are_checked_by_the_configs_post_init():
     import pytest
     from prefect.exceptions import ParameterTypeError

@@ -155,7 +155,6 @@ def test_walk_forward_flow_maps_the_library_folds_over_dask_workers(prefect_harn
     import pandas as pd
     from distributed import Client, LocalCluster
 
-    from envs.backtest import BacktestConfig
     from envs.walkforward import WalkForwardConfig, run_walkforward
     from flows.flows import walk_forward
 
@@ -164,8 +163,8 @@ def test_walk_forward_flow_maps_the_library_folds_over_dask_workers(prefect_harn
         base,
         data=dataclasses.replace(base.data, tickers=("DIA", "AAPL", "ABT"), start="2012-01-01", latent_dims=(3, 2),
                                  hidden_dims=(16, 8), encode_layers=(0, 1), epochs=1, warmup_epochs=1),
-        agent=BacktestConfig(timesteps=256, seeds=1, n_checkpoints=1, n_envs=4, progress=False,
-                             run_log=str(tmp_path / "trials.jsonl")),
+        agent=dataclasses.replace(base.agent, timesteps=256, seeds=1, n_checkpoints=1, n_envs=4,
+                                  run_log=str(tmp_path / "trials.jsonl")),
         features=("raw",), max_folds=2, progress=False, encoder_cache=str(tmp_path / "cache"),
     )  # fmt: skip
     serial = run_walkforward(dataclasses.replace(cfg, out=str(tmp_path / "serial")))
