@@ -104,7 +104,7 @@ def test_walk_forward_cli_writes_the_contract(tmp_path):
 
     out = tmp_path / "wf"
     args = ["--walk-forward", "--tickers", "DIA", "AAPL", "ABT", "--start", "2012-01-01", "--max-folds", "1",
-            "--lvae-epochs", "1", "--timesteps", "256", "--seeds", "1", "--checkpoints", "2", "--n-envs", "4",
+            "--lvae-epochs", "1", "--timesteps", "2048", "--seeds", "1", "--checkpoints", "2", "--n-envs", "4",
             "--features", "raw", "--cost-bps", "0", "10", "--out", str(out),
             "--encoder-cache", str(tmp_path / "cache"), "--no-progress",
             "--run-log", str(tmp_path / "trials.jsonl")]  # fmt: skip
@@ -119,8 +119,9 @@ def test_walk_forward_cli_writes_the_contract(tmp_path):
     assert (fold["test_start"], fold["test_end"]) == ("2022-01-03", "2022-12-30")
     assert len(doc["results"]) == len(configs) * 2 and doc["results"][0]["returns"] == "daily_returns.parquet"
     # the verdict ran on the folder: its keys, the run log of the 2 searched configurations (agent and probe)
-    # with their looks at validation data (the agent's 2 checkpoints, the probe's 6 penalties), the report's
-    # first section; the DSR deflates the kept look by the spread of every look's validation Sharpe
+    # with their looks at validation data (the agent's 2 checkpoints, one after each of its 2 updates of 1024
+    # steps; the probe's 6 penalties), the report's first section; the DSR deflates the kept look by the spread
+    # of every look's validation Sharpe
     assert doc["spa"]["benchmark"] == "buy_and_hold" and (doc["dsr"]["n_trials"], doc["dsr"]["n_looked"]) == (2, 8)
     assert [len(p["valid_sharpes"]) for p in doc["probes"]] == [6] and len(doc["agents"][0]["valid_sharpes"]) == 2
     assert doc["dsr"]["uplift_from"] == "looks" and doc["dsr"]["uplift"] > 0
