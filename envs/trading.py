@@ -235,7 +235,7 @@ class LatentTradingEnv(gym.Env):
                 w = self._level_of[action]
             except (KeyError, TypeError):
                 w = None
-            if w is None or isinstance(action, float | np.floating):  # 2.0 hashes as 2, but is no level
+            if w is None or isinstance(action, (float, np.floating)):  # 2.0 hashes as 2, but is no level
                 w = self.position_of(action)  # validates; accepts integer arrays of shape () or (1,)
                 action = self.levels.index(w)
             if self._tables is not None:
