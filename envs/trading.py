@@ -23,6 +23,9 @@ from envs.rewards import (
 
 _MAX_TABLE_BYTES = 64 * 2**20  # discrete observation tables larger than this are built per step instead
 
+_FLOAT_TYPES = frozenset({float, np.float16, np.float32, np.float64, np.longdouble})
+"""Scalar types an action must not be in a discrete env (a set of exact types: one lookup per step)."""
+
 
 def resolve_config(config: TradingConfig | None, overrides: dict[str, Any]) -> TradingConfig:
     """``config`` (default TradingConfig()) with keyword overrides, e.g. ``cost_bps=10`` from gymnasium.make."""
@@ -233,9 +236,9 @@ class LatentTradingEnv(gym.Env):
         if self._discrete:
             try:  # fast path: an int or NumPy integer in range
                 w = self._level_of[action]
+                if type(action) in _FLOAT_TYPES:  # 2.0 is found as 2, but is no level: position_of refuses it
+                    raise TypeError
             except (KeyError, TypeError):
-                w = None
-            if w is None or isinstance(action, (float, np.floating)):  # 2.0 hashes as 2, but is no level
                 w = self.position_of(action)  # validates; accepts integer arrays of shape () or (1,)
                 action = self.levels.index(w)
             if self._tables is not None:
