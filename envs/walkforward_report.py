@@ -106,6 +106,18 @@ def probe_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _encoder_fits(cfg: dict[str, Any]) -> str:
+    """How the agent seeds share each fold's LVAE / VAE fits (what the tests over seeds include)."""
+    kinds = [k.upper() for k in cfg["features"] if k in ("lvae", "vae")]
+    if not kinds:
+        return ""
+    fits, seeds = cfg.get("encoder_seeds", 1), cfg["agent"]["seeds"]
+    if fits == 1:
+        return f", one {' and one '.join(kinds)} fit per fold, read by every agent seed (the seeds vary the agents)"
+    share = "its own" if fits >= seeds else f"fit s mod {fits}"
+    return f", {fits} {f' and {fits} '.join(kinds)} fits per fold; agent seed s reads {share} (probes: fit 0)"
+
+
 def write_report(result: Any) -> None:
     """Adds "summary" to result.doc; writes walkforward.json, report.md, equity.png, equity_rules.png,
     sharpe_vs_cost.png."""
@@ -134,7 +146,7 @@ def write_report(result: Any) -> None:
         f"latents {cfg['data']['latent_dims']}), PCA, z-scoring, ridge probe, and {agent['seeds']} agent seeds "
         f"per feature set ({agent['timesteps']} steps, trained at {agent['cost_bps']:g} bp, best of "
         f"{agent['n_checkpoints']} checkpoints on validation). Encoders: {len(doc['encoders'])} "
-        f"({cached} from the cache).",
+        f"({cached} from the cache){_encoder_fits(cfg)}.",
         f"Execution: decided at a close, filled {cfg['execution_delay']} close(s) later; every block starts flat "
         f"and closes its position at its end. Cash earns the risk-free rate: {rf_note}; Sharpe is on excess "
         f"returns. Borrow fee {agent['borrow_rate']:.2%}/yr on shorts. Wall time {doc['wall_s']:.0f} s.",

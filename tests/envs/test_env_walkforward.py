@@ -285,3 +285,19 @@ def test_a_date_that_is_not_one_is_a_one_line_input_error_in_both_commands():
         wf._parse(["--start", "foo"])
     with pytest.raises(InputError, match="end '2020-13-45' is not a date"):
         BuildConfig(end="2020-13-45")
+
+
+def test_the_report_says_which_encoder_fit_each_agent_seed_reads():
+    from envs.walkforward_report import _encoder_fits
+
+    cfg = {"features": ["lvae", "vae", "pca"], "encoder_seeds": 1, "agent": {"seeds": 5}}
+    assert _encoder_fits(cfg) == (
+        ", one LVAE and one VAE fit per fold, read by every agent seed (the seeds vary the agents)"
+    )
+    assert _encoder_fits({**cfg, "encoder_seeds": 5}) == (
+        ", 5 LVAE and 5 VAE fits per fold; agent seed s reads its own (probes: fit 0)"
+    )
+    assert _encoder_fits({**cfg, "features": ["lvae"], "encoder_seeds": 2}).startswith(
+        ", 2 LVAE fits per fold; agent seed s reads fit s mod 2"
+    )
+    assert _encoder_fits({**cfg, "features": ["raw"]}) == ""
