@@ -81,12 +81,13 @@ from envs.portfolio import LatentPortfolioEnv
 from envs.rewards import borrow_rate_per_period, rescore, simple_returns
 from envs.trading import LatentTradingEnv, delay_aligned
 from lvae.cli import ArgumentParser, InputError, run_cli
-from pipeline.build import BuildConfig, data_hash, encode_windows, package_versions, resolve_target
+from pipeline.build import BuildConfig, data_hash, encode_windows, input_notes, package_versions, resolve_target
 from pipeline.encoders import DEFAULT_ENCODER_CACHE, fit_encoder
 from pipeline.features import FEATURE_NAMES, LOOKBACK, compute_features
 from pipeline.rates import RATE_SOURCES, risk_free
-from pipeline.sources import add_source_arguments, load_bars, source_of
-from pipeline.validate import align
+from pipeline.sources import add_source_arguments, source_of
+from pipeline.sources import load_market as read_market
+from pipeline.validate import Note, align
 from pipeline.windows import WINDOW_KINDS, CalendarFold, calendar_folds, fold_windows, purge_length
 
 FEATURE_SETS = ("lvae", "vae", "pca", "raw")
@@ -210,6 +211,7 @@ class MarketData:
     purge: int  # samples between blocks (no shared bar + embargo)
     first_day: pd.Timestamp  # the first bar's date (years of history count from it)
     assets: tuple[str, ...] = ()  # the traded assets: (target,) or the universe
+    notes: tuple[Note, ...] = ()  # what reading and aligning the data did (as pipeline.build prints them)
 
     @property
     def is_book(self) -> bool:
@@ -220,8 +222,9 @@ class MarketData:
 def load_market(cfg: WalkForwardConfig) -> MarketData:
     """Bars of cfg.data's source -> aligned panel -> features, target prices, risk-free rate."""
     d = cfg.data
-    bars = load_bars(d.source, d.tickers, d.start, d.end, d.data_dir, d.cache_dir, d.validation, d.data_file, d.exclude)
-    panel = align(bars, d.validation)
+    market = read_market(d.source, d.tickers, d.start, d.end, d.data_dir, d.cache_dir, d.validation, d.data_file,
+                         d.exclude)  # fmt: skip
+    panel = align(market.bars, d.validation)
     features = compute_features(panel)
     first = LOOKBACK + d.window - 1
     dates = panel.dates[first:]
@@ -243,7 +246,7 @@ def load_market(cfg: WalkForwardConfig) -> MarketData:
     purge = purge_length(d.window, LOOKBACK, d.embargo)
     return MarketData(
         dates, close, simple_returns(close), rate.rf, rate.source, features, panel.tickers,
-        target, data_hash(panel), purge, panel.dates[0], assets,
+        target, data_hash(panel), purge, panel.dates[0], assets, input_notes(market, panel),
     )  # fmt: skip
 
 
@@ -532,6 +535,8 @@ def run_walkforward(cfg: WalkForwardConfig, map_folds: Callable | None = None) -
     t0 = time.perf_counter()
     data = load_market(cfg)
     folds = plan(cfg, data)
+    for note in data.notes:
+        print(note)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     root = Path(cfg.out) if cfg.out else Path("runs/walkforward") / f"{stamp}-{cfg.agent.agent}"
     root.mkdir(parents=True, exist_ok=True)
@@ -563,6 +568,7 @@ def run_walkforward(cfg: WalkForwardConfig, map_folds: Callable | None = None) -
             "data_hash": data.data_hash,
             "dates": [str(data.dates[0].date()), str(data.dates[-1].date())],
             "rf_source": data.rf_source,
+            "notes": [str(n) for n in data.notes],
         },  # fmt: skip
         "versions": versions(),
         "folds": [fold_info(data, f, cfg.data.embargo) for f in folds],

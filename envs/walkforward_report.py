@@ -150,6 +150,7 @@ def write_report(result: Any) -> None:
         f"Execution: decided at a close, filled {cfg['execution_delay']} close(s) later; every block starts flat "
         f"and closes its position at its end. Cash earns the risk-free rate: {rf_note}; Sharpe is on excess "
         f"returns. Borrow fee {agent['borrow_rate']:.2%}/yr on shorts. Wall time {doc['wall_s']:.0f} s.",
+        *([""] + [f"- {n}" for n in doc["data"]["notes"]] if doc["data"].get("notes") else []),
         "",
         "Out-of-sample Sharpe of the test blocks stitched across folds, mean over seeds (range over seeds at "
         f"{reference_cost(cfg['cost_bps']):g} bp). These are point estimates: no test of significance here.",

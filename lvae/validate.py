@@ -140,6 +140,7 @@ class ValidateConfig:
             raise ValueError("finetune_epochs must be >= 0 and finetune_lr_decay in (0, 1]")
         if self.checkpoint_every < 1:
             raise ValueError("checkpoint_every must be >= 1")
+        self.train_config(None)  # the training settings' own checks (epochs, device), before anything is written
 
     def model_config(self, ds: ImageDataset) -> LVAEConfig:
         base = ORIGINAL_MODEL if self.preset == "original" else MNIST_PAPER
@@ -153,13 +154,14 @@ class ValidateConfig:
             kl=self.kl,
         )
 
-    def train_config(self, ds: ImageDataset) -> TrainConfig:
+    def train_config(self, ds: ImageDataset | None) -> TrainConfig:
+        """The main stage's training settings (``ds`` None: the data's own, binarisation, left at the preset's)."""
         base = ORIGINAL_TRAIN if self.preset == "original" else TrainConfig()
         return dataclasses.replace(
             base,
             epochs=self.epochs,
             warmup_epochs=self.warmup_epochs,
-            dynamic_binarize=ds.dynamic_binarize,
+            dynamic_binarize=ds.dynamic_binarize if ds is not None else base.dynamic_binarize,
             num_threads=self.threads,
             device=self.device,
         )

@@ -327,8 +327,13 @@ def read_input(cfg: BuildConfig) -> Input:
     )  # fmt: skip
     cfg = dataclasses.replace(cfg, target=resolve_target(cfg, sorted(set(market.bars["ticker"]))))
     panel = align(market.bars, cfg.validation)
-    notes = (*market.notes, *_trim_note(market.bars, panel), *fill_notes(panel), *_feature_note(panel))
-    return Input(cfg, market, panel, notes, data_hash(panel))
+    return Input(cfg, market, panel, input_notes(market, panel), data_hash(panel))
+
+
+def input_notes(market: MarketData, panel: Panel) -> tuple[Note, ...]:
+    """Every note on the way from the source to the panel: reading, trimming to the common dates, filled bars,
+    features left out (printed before the work starts: nothing is dropped or changed silently)."""
+    return (*market.notes, *_trim_note(market.bars, panel), *fill_notes(panel), *_feature_note(panel))
 
 
 # --- the build directory ----------------------------------------------------------------------------

@@ -175,7 +175,12 @@ def risk_free(source: str, dates: pd.DatetimeIndex, market_source: str = "embedd
     if source == "embedded":
         series, label = load_embedded_rf(), "Fama-French daily RF (embedded snapshot)"
     elif source == "french":
-        series, label = download_french(), "Fama-French daily RF (downloaded)"
+        try:
+            series, label = download_french(), "Fama-French daily RF (downloaded)"
+        except OSError as err:  # URLError, timeouts: offline or the Data Library moved
+            why = getattr(err, "reason", None) or err
+            raise InputError(f"could not download the Fama-French factors ({why}); offline, use --rf embedded or a "
+                             "file", FRENCH_URL) from err  # fmt: skip
     elif source == "irx":
         end = (dates[-1] + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
         series, label = irx_daily((dates[0] - pd.Timedelta(days=14)).strftime("%Y-%m-%d"), end), "^IRX / 252"

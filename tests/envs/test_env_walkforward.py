@@ -99,7 +99,7 @@ def test_refit_per_fold_ignores_everything_after_its_cutoffs(tmp_path, monkeypat
                 np.testing.assert_array_equal(x, y)
 
 
-def test_walk_forward_cli_writes_the_contract(tmp_path):
+def test_walk_forward_cli_writes_the_contract(tmp_path, capsys):
     from envs.backtest import main
 
     out = tmp_path / "wf"
@@ -109,12 +109,16 @@ def test_walk_forward_cli_writes_the_contract(tmp_path):
             "--encoder-cache", str(tmp_path / "cache"), "--no-progress",
             "--run-log", str(tmp_path / "trials.jsonl")]  # fmt: skip
     assert main(args).root == out
+    # what reading the data did is printed first and recorded, as pipeline.build does: nothing dropped silently
+    trimmed = "trimmed: used the dates all tickers share, 2012-01-03 (AAPL's first) to 2023-04-13 (DIA's last)"
+    assert capsys.readouterr().out.startswith(trimmed)
     test = pd.read_parquet(out / "daily_returns.parquet")
     assert list(test.columns) == list(wf.COLUMNS)
     configs = {"ppo/raw", "probe/raw", *wf.BASELINES}
     assert set(test["config"]) == configs and set(test["cost_bps"]) == {0.0, 10.0}
     assert test.groupby(["config", "seed", "cost_bps"])["date"].apply(lambda d: d.is_unique).all()
     doc = json.loads((out / "walkforward.json").read_text())
+    assert [n[: len(trimmed)] for n in doc["data"]["notes"]] == [trimmed] and trimmed in (out / "report.md").read_text()
     (fold,) = doc["folds"]
     assert (fold["test_start"], fold["test_end"]) == ("2022-01-03", "2022-12-30")
     assert len(doc["results"]) == len(configs) * 2 and doc["results"][0]["returns"] == "daily_returns.parquet"

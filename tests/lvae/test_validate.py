@@ -41,6 +41,10 @@ def test_cli_rejects_bad_arguments():
         parse_args(["--layers", "7"])
     with pytest.raises(InputError, match="invalid choice: 'cifar'"):
         parse_args(["--dataset", "cifar"])
+    with pytest.raises(InputError, match=r"epochs and warmup_epochs must be >= 0, command line"):
+        parse_args(["--epochs", "-1"])  # a training setting: checked with the rest, before the output folder exists
+    with pytest.raises(InputError, match=r"device must be auto, cpu, cuda or cuda:N, got 'gpu'"):
+        parse_args(["--device", "gpu"])
 
 
 def test_both_models_two_seeds_and_a_finetuning_stage_give_a_paired_comparison(shared_datasets, tmp_path, monkeypatch):

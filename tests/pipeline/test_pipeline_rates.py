@@ -90,3 +90,19 @@ def test_a_rate_table_may_write_its_header_in_capitals_and_its_dates_as_yyyymmdd
     r = read_rate_file(path)
     assert list(r.index) == [pd.Timestamp("2020-01-02"), pd.Timestamp("2020-01-03")]
     assert r.to_numpy().tolist() == [0.0001, 0.0002]
+
+
+def test_an_offline_download_of_the_french_factors_is_a_one_line_error_saying_what_it_fetched(monkeypatch):
+    import urllib.request
+    from urllib.error import URLError
+
+    from lvae.cli import InputError
+    from pipeline import rates
+
+    def offline(*args, **kwargs):
+        raise URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(InputError, match=r"could not download the Fama-French factors \(\[Errno -2\]") as err:
+        risk_free("french", pd.bdate_range("2020-01-02", periods=3))
+    assert err.value.where == rates.FRENCH_URL
