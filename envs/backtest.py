@@ -61,7 +61,7 @@ class BacktestConfig:
     build: str | None = None  # pipeline build directory; None = the latest build, else build one
     out: str | None = None  # report directory; None = runs/backtests/<UTC timestamp>-<agent>
     n_envs: int = 16  # parallel training episodes in the batched VecEnv
-    n_checkpoints: int = 4  # validation evaluations per training run (the best one is kept)
+    n_checkpoints: int = 4  # validation evaluations per training run, at most (the best one is kept)
     episode_length: int = 252  # longest random training episode (the shortest is a quarter of it)
     torch_threads: int = 1  # torch threads for training (the machine is shared)
     progress: bool = True  # progress bars (build and training)
@@ -226,9 +226,11 @@ def train_and_select(
 
     class Checkpoints(BaseCallback):
         """A look every ``every`` env steps, each at weights no earlier look saw. PPO updates once per rollout
-        (n_steps x n_envs steps), so a look due before the first update, or again within one rollout, waits
-        for the next update: it would score the untrained network, or the same weights twice, as another
-        candidate (and another look for the DSR). A look is labelled with the steps its weights trained on."""
+        (n_steps x n_envs steps), an off-policy agent only after ``learning_starts`` steps, so a look due before
+        the first update, or again before the next, waits for it: it would score the untrained network, or the
+        same weights twice, as another candidate (and another look for the DSR). The last env steps get no look
+        of their own: the final weights are the last candidate. A look is labelled with the steps its weights
+        trained on."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -241,7 +243,7 @@ def train_and_select(
 
         def _on_step(self) -> bool:
             # The last of the n checkpoints is always the end of training, scored after learn() returns.
-            due = self.num_timesteps >= self.next and model._n_updates > self.seen
+            due = self.next <= self.num_timesteps < cfg.timesteps and model._n_updates > self.seen
             if due and len(sharpes) < cfg.n_checkpoints - 1:
                 self.next = (self.num_timesteps // every + 1) * every
                 self.seen = model._n_updates
@@ -441,9 +443,9 @@ def run_backtest(cfg: BacktestConfig, build: Any | None = None) -> Report:
     runs += baseline_runs(cfg, baseline_feats, prices, rf)
     names = list(dict.fromkeys(r.name for r in runs))
     digest, key = _data_hash(b), runlog.run_key(config_dict(cfg))
-    from envs.verdict import is_searched, selection_looks
+    from envs.verdict import is_searched, recorded_looks, selection_looks
 
-    looks = selection_looks(names, cfg.n_checkpoints)
+    looks = recorded_looks(selection_looks(names, cfg.n_checkpoints), look_sharpes)
     # the rows' DSR deflates test Sharpes: the trials are the rows compared there, not the checkpoints chosen on
     # validation; the verdict's selection stage counts the searched configurations, and takes the checkpoints
     # from their validation Sharpes. The log records the looks too.

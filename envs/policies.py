@@ -29,7 +29,8 @@ class ConstantPolicy:
 @dataclass
 class HoldPolicy:
     """Buy-and-hold of a book: ``weights`` bought on an episode's first step, then, each step, the weights the
-    book has drifted to, so it never trades again (a constant target would rebalance back to it every day)."""
+    book has drifted to, so it never trades again (a constant target would rebalance back to it every day);
+    except where the env's ``max_leverage`` is below 1 and the drifted book grows past it: the env trims it."""
 
     env: gym.Env
     weights: np.ndarray

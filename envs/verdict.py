@@ -344,12 +344,27 @@ def searched(configs: list[str]) -> list[str]:
 
 def selection_looks(configs: list[str], n_checkpoints: int) -> dict[str, int]:
     """How many candidates each searched configuration's validation result is the best of: an agent keeps the
-    best of ``n_checkpoints`` checkpoints by validation Sharpe, a probe the best of its ridge penalties by
-    validation hit rate. Each is a trial the deflated Sharpe ratio must count."""
+    best of at most ``n_checkpoints`` checkpoints by validation Sharpe (:func:`recorded_looks` counts the ones
+    taken), a probe the best of its ridge penalties by validation hit rate. Each is a trial the deflated Sharpe
+    ratio must count."""
     from envs.baselines import probe_alphas
 
     n_penalties = len(probe_alphas(1))
     return {c: n_penalties if _is_probe(c) else n_checkpoints for c in searched(configs)}
+
+
+def recorded_looks(
+    looks: Mapping[str, int], look_sharpes: Mapping[str, Mapping[int, Sequence[Sequence[float]]]]
+) -> dict[str, int]:
+    """``looks`` with each configuration whose looks' validation Sharpes were recorded counted as the most looks any
+    of its folds and seeds took (training that updates the weights fewer times than ``n_checkpoints`` looks fewer
+    times: each look sees new weights)."""
+    out = dict(looks)
+    for config, folds in look_sharpes.items():
+        taken = [len(seed) for seeds in folds.values() for seed in seeds]
+        if config in out and taken:
+            out[config] = max(taken)
+    return out
 
 
 def selection_uplift(
@@ -579,10 +594,10 @@ def write_verdict(run_dir: str | Path, cfg: VerdictConfig = VerdictConfig(), qui
     agent = conf.get("agent") if conf else None
     # a folder without its config (not written by the walk-forward) says nothing of its checkpoints: 1 look each
     checkpoints = agent.get("n_checkpoints", 1) if isinstance(agent, dict) else 1
-    looks = selection_looks(tried, int(checkpoints))
-    n_logged = runlog.count_with(cfg.run_log, digest, run, tried, keep=is_searched, trials=looks, weighted=False)
     prefix = f"{agent.get('agent', 'ppo')}/" if isinstance(agent, dict) else "ppo/"
     sharpes = {**look_sharpes(doc.get("agents"), prefix), **look_sharpes(doc.get("probes"), "probe/")}
+    looks = recorded_looks(selection_looks(tried, int(checkpoints)), sharpes)
+    n_logged = runlog.count_with(cfg.run_log, digest, run, tried, keep=is_searched, trials=looks, weighted=False)
     verdict = compute_verdict(panel, valid, cfg, n_logged, looks, sharpes)
     _write_json(wf_path, {**doc, **verdict.to_json()})
     _write_report(root / "report.md", verdict)

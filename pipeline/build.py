@@ -46,7 +46,7 @@ from lvae.cli import ArgumentParser, InputError, run_cli
 from pipeline.cache import atomic_write_bytes
 from pipeline.features import LOOKBACK, compute_features, feature_names, missing_features
 from pipeline.sources import EMBEDDED_TARGET, SOURCES, MarketData, add_source_arguments, load_market, source_of
-from pipeline.validate import Note, Panel, ValidationConfig, align, common_range, fill_notes
+from pipeline.validate import Note, Panel, ValidationConfig, align, common_range, fill_notes, iso_day
 from pipeline.windows import Normaliser, make_windows, purge_length, split_labels
 
 MANIFEST = "manifest.json"
@@ -108,11 +108,8 @@ class BuildConfig:
             raise InputError("need 0 < train_frac < train_frac + valid_frac < 1", "train_frac, valid_frac")
         for name in ("start", "end", "train_end", "valid_end"):  # kept as YYYY-MM-DD, however they were written
             day = getattr(self, name)
-            try:
-                iso = pd.Timestamp(day).strftime("%Y-%m-%d") if day is not None else None
-            except ValueError:
-                raise InputError(f"{name} {day!r} is not a date", f"--{name.replace('_', '-')}") from None
-            object.__setattr__(self, name, iso)
+            if day is not None or name == "start":
+                object.__setattr__(self, name, iso_day(day, name, f"--{name.replace('_', '-')}"))
         if self.end is not None and self.end < self.start:
             raise InputError(f"end {self.end} is before start {self.start}", "--start, --end")
         for name in ("tickers", "exclude", "latent_dims", "hidden_dims", "encode_layers"):

@@ -9,8 +9,8 @@ Accepted inputs (README, "Accepted formats"):
 - one file (``--data-file``, CSV, CSV.gz or Parquet): one ticker in the layout above (its name is the
   ticker), or a *wide* file of closes: Date plus one column per ticker, whose header is the ticker. In a
   wide file an empty cell means "no bar that day" (before a listing, after a delisting, a holiday). A file
-  is read as one ticker's when its header names a close, or two or more of Open, High, Low and Volume: a
-  wide file may hold one ticker called LOW (Lowe's), OPEN, HIGH or VOLUME.
+  is read as one ticker's when its header names a close, or names nothing but two or more of Open, High, Low
+  and Volume: a wide file may hold tickers called LOW (Lowe's), OPEN (Opendoor), HIGH or VOLUME.
 
 Dates are ISO (``YYYY-MM-DD``, optionally with a time and a UTC offset) or ``M/D/YYYY``, one style per file.
 Day-first dates (a first field above 12) and slash dates that read both ways (no field above 12) are
@@ -532,14 +532,15 @@ def read_dir(
 def read_file(
     path: Path, tickers: Sequence[str], exclude: Sequence[str], span: Span, cfg: ValidationConfig
 ) -> tuple[list[TickerBars], list[Note], str]:
-    """One file: a per-ticker file when its header names a close or two other price columns, else a wide file
-    of closes. Returns (tickers, notes, layout)."""
+    """One file: a per-ticker file when its header names a close, or only price columns (two or more), else a
+    wide file of closes. Returns (tickers, notes, layout)."""
     path = Path(path)
     if not path.exists():
         raise _error("no such file", str(path))
     table = read_table(path, str(path))
     fields = price_columns(table)
-    if {"close", "adj_close"} & fields.keys() or len(fields) >= 2:
+    others = [h for h in table.header if h.strip() and h.strip().lower() not in DATE_HEADERS]
+    if {"close", "adj_close"} & fields.keys() or len(others) == len(fields) >= 2:
         chosen, notes = select([_ticker_of(path)], tickers, exclude, str(path), {_ticker_of(path): path.name})
         return [read_ticker_table(table, chosen[0], span, cfg)], notes, "one ticker file"
     out, notes = read_wide_table(table, tickers, exclude, span, cfg)

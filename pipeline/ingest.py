@@ -19,7 +19,7 @@ import pandas as pd
 
 from lvae.cli import InputError
 from pipeline.cache import MarketCache
-from pipeline.validate import BAR_COLUMNS, DEFAULT_VALIDATION, ValidationConfig, validate_ticker
+from pipeline.validate import BAR_COLUMNS, DEFAULT_VALIDATION, ValidationConfig, iso_day, validate_ticker
 
 YF_COLUMNS = {"Open": "open", "High": "high", "Low": "low", "Close": "close", "Adj Close": "adj_close",
               "Volume": "volume"}  # fmt: skip
@@ -119,14 +119,6 @@ def download_bars(
     return pd.concat(parts, ignore_index=True).sort_values("ticker", kind="stable", ignore_index=True)
 
 
-def iso_day(day: str | pd.Timestamp) -> str:
-    """A date as YYYY-MM-DD: what yfinance parses, and what the cache's ranges compare as text."""
-    try:
-        return pd.Timestamp(day).strftime("%Y-%m-%d")
-    except ValueError:
-        raise InputError(f"{day!r} is not a date", "yfinance range") from None
-
-
 def _plan(entry, start: str, end: str) -> tuple[str, str] | None:
     """The range to download for one ticker given its cache entry, or None when the cache covers it
     (``start``, ``end`` as YYYY-MM-DD; an entry written before they were normalised is read as a date too)."""
@@ -155,7 +147,7 @@ def fetch(
     that day differs from the cached one, a dividend or split re-adjusted history and the whole ticker is
     downloaded again. Everything is validated before anything is written, so a failure leaves the cache
     as it was. ``start`` and ``end`` may be any date pandas reads; they are kept as YYYY-MM-DD."""
-    start, end = iso_day(start), iso_day(end)
+    start, end = iso_day(start, where="yfinance range"), iso_day(end, where="yfinance range")
     keys = {t: MarketCache.key(t, INTERVAL, AUTO_ADJUST) for t in tickers}
     entries = {t: cache.entry(keys[t]) for t in tickers}
     cached = {t: cache.read(keys[t]) for t in tickers if entries[t] is not None}

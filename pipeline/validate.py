@@ -25,6 +25,7 @@ previous volume, so return, range and volume change are 0 on that day); :func:`f
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -37,6 +38,18 @@ PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close")
 BAR_COLUMNS = ("date", "ticker", *PRICE_COLUMNS, "volume")
 REQUIRED_COLUMNS = ("date", "ticker", "close", "adj_close")
 OPTIONAL_COLUMNS = ("open", "high", "low", "volume")
+
+
+def iso_day(day: object, what: str = "", where: str = "") -> str:
+    """A date, written any way pandas reads it or given as a date object, as YYYY-MM-DD (what yfinance parses, and
+    what the market cache's ranges compare as text); anything else is an InputError. A number is no date:
+    20050103 would read as nanoseconds after 1970."""
+    if isinstance(day, str | dt.date | np.datetime64):
+        try:
+            return pd.Timestamp(day).strftime("%Y-%m-%d")
+        except ValueError:
+            pass
+    raise InputError(f"{what} {day!r} is not a date".lstrip(), where)
 
 
 class DataValidationError(InputError):
@@ -106,6 +119,7 @@ class Panel:
     adj_close: np.ndarray  # (T, N) adjusted close
     volume: np.ndarray | None  # (T, N)
     repaired: np.ndarray  # (T, N) bool, True where the bar was forward-filled by align()
+    carried: Mapping[str, pd.Timestamp] = field(default_factory=dict)  # ticker -> its earlier bar filling day 0
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -291,18 +305,25 @@ def align(bars: pd.DataFrame, cfg: ValidationConfig) -> Panel:
         for c in fields
     }
     missing = wide["close"].isna().to_numpy()
-    for j, ticker in enumerate(tickers):
-        for a, length in _missing_runs(missing[:, j]):
-            if length > cfg.max_ffill:
-                raise DataValidationError(
-                    f"misaligned calendar: {length} consecutive trading days of the other tickers missing "
-                    f"from {_day(calendar[a])} to {_day(calendar[a + length - 1])} (max_ffill={cfg.max_ffill})",
-                    f"ticker {ticker}",
-                )
-    # A hole on the first common day is repaired from the ticker's last bar before it: every ticker has one,
-    # since the common range starts at the latest first day.
+    # A hole on the first common day is repaired from the ticker's last bar before it (every such ticker has one,
+    # since the common range starts at the latest first day), and counts the other tickers' days since that bar.
     earlier = bars[bars["date"] < start].sort_values("date", kind="stable").groupby("ticker").tail(1)
     earlier = earlier.set_index("ticker").reindex(list(tickers))
+    days = pd.DatetimeIndex(np.sort(bars["date"].unique()))
+    carried: dict[str, pd.Timestamp] = {}
+    for j, ticker in enumerate(tickers):
+        for a, length in _missing_runs(missing[:, j]):
+            first, total = calendar[a], length
+            if a == 0:
+                carried[ticker] = pd.Timestamp(earlier.at[ticker, "date"])
+                since = days[(days > carried[ticker]) & (days < start)]
+                first, total = (since[0] if len(since) else first), length + len(since)
+            if total > cfg.max_ffill:
+                raise DataValidationError(
+                    f"misaligned calendar: {total} consecutive trading days of the other tickers missing "
+                    f"from {_day(first)} to {_day(calendar[a + length - 1])} (max_ffill={cfg.max_ffill})",
+                    f"ticker {ticker}",
+                )
 
     def repeated(c: str) -> np.ndarray:
         """Field c with each hole filled by the ticker's previous bar (before the range, where it is first)."""
@@ -316,7 +337,7 @@ def align(bars: pd.DataFrame, cfg: ValidationConfig) -> Panel:
     fill["adj_close"] = repeated("adj_close")
     if "volume" in wide:
         fill["volume"] = repeated("volume")
-    return Panel(dates=calendar, tickers=tickers, repaired=missing, **fill)
+    return Panel(dates=calendar, tickers=tickers, repaired=missing, carried=carried, **fill)
 
 
 def fill_notes(panel: Panel) -> list[Note]:
@@ -333,8 +354,8 @@ def fill_notes(panel: Panel) -> list[Note]:
                 Note(
                     "filled",
                     f"{ticker}: no bar on {days} ({length} trading day{'s' if length > 1 else ''} of the other "
-                    f"tickers); repeated "
-                    + (f"the bar of {_day(panel.dates[a - 1])}" if a else "its last bar before the dates all share"),
+                    f"tickers); repeated the bar of "
+                    + (_day(panel.dates[a - 1]) if a else f"{_day(panel.carried[ticker])}, before the dates all share"),
                 )
             )
     return notes

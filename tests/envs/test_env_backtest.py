@@ -140,12 +140,13 @@ def test_report_files_and_table(fake_build, tmp_path):
 def test_tiny_end_to_end_backtest(fake_build, tmp_path):
     from stable_baselines3 import PPO
 
-    cfg = BacktestConfig(timesteps=512, seeds=1, features=("lvae", "pca"), n_envs=4, n_checkpoints=2,
+    cfg = BacktestConfig(timesteps=2048, seeds=1, features=("lvae", "pca"), n_envs=4, n_checkpoints=2,
                          out=str(tmp_path / "bt"), progress=False, run_log=str(tmp_path / "trials.jsonl"))  # fmt: skip
     report = run_backtest(cfg, build=fake_build)
     assert list(report.rows) == ["ppo/lvae", "ppo/pca", "buy_and_hold", "cash", "random"]
     assert report.n_trials == 5  # the rows compared on this data: the run log had none before
-    # the log keeps each agent's looks at validation (2 checkpoints), which the verdict's selection counts
+    # the log keeps each agent's looks at validation (2 checkpoints, one after each of its 2 updates of 1024 steps),
+    # which the verdict's selection counts
     logged = {json.loads(line)["config"]: json.loads(line)["trials"] for line in open(tmp_path / "trials.jsonl")}
     assert logged == {"ppo/lvae": 2, "ppo/pca": 2, "buy_and_hold": 1, "cash": 1, "random": 1}
     # the verdict's selection: the 2 searched configurations, each the best of its 2 checkpoints
@@ -207,7 +208,7 @@ def test_every_checkpoint_scores_weights_that_no_earlier_look_saw(fake_build, tm
 
     def spy(policy, env, *args, **kwargs):
         weights = torch.cat([p.detach().flatten() for p in policy.model.policy.parameters()])
-        seen.append((policy.model._n_updates, weights.clone()))
+        seen.append((policy.model._n_updates, weights.clone(), policy.model.num_timesteps))
         return evaluate(policy, env, *args, **kwargs)
 
     monkeypatch.setattr(bt, "evaluate", spy)
@@ -215,10 +216,16 @@ def test_every_checkpoint_scores_weights_that_no_earlier_look_saw(fake_build, tm
     _, step, sharpes = bt.train_and_select(cfg, feats, prices, 0, tmp_path / "a.zip")
     # due at 512, 1024, 1536 steps: the first waits for the update after 1024 steps, the next is due at 1536,
     # before the second update, which ends training; then the final weights
-    assert [n for n, _ in seen] == [4, 8] and len(sharpes) == 2 and not torch.equal(seen[0][1], seen[1][1])
+    assert [n for n, *_ in seen] == [4, 8] and len(sharpes) == 2 and not torch.equal(seen[0][1], seen[1][1])
     assert step == (1024 if sharpes[0] > sharpes[1] else 2048)  # the steps the kept weights trained on
 
     seen.clear()  # one update in all (1000 steps: one rollout of 1024): one look, at the trained weights
     cfg = BacktestConfig(timesteps=1000, n_envs=4, n_checkpoints=4, progress=False, tensorboard=False)
     _, step, sharpes = bt.train_and_select(cfg, feats, prices, 0, tmp_path / "b.zip")
-    assert [n for n, _ in seen] == [4] and len(sharpes) == 1 and step == 1024
+    assert [n for n, *_ in seen] == [4] and len(sharpes) == 1 and step == 1024
+
+    seen.clear()  # off-policy: no update before learning_starts (1000 steps); the last steps get no look of their own
+    cfg = BacktestConfig(agent="dqn", timesteps=2000, n_envs=4, n_checkpoints=4, progress=False, tensorboard=False)
+    bt.train_and_select(cfg, feats, prices, 0, tmp_path / "c.zip")
+    steps = [t for *_, t in seen]
+    assert seen[0][0] > 0 and steps[-1] == 2000 and max(steps[:-1]) < 2000 and len(seen) == 3

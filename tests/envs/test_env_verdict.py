@@ -328,3 +328,11 @@ def test_a_gap_significant_over_days_but_not_over_seeds_after_holm_is_no_evidenc
     assert "not across seeds" in text and "Holm p = 0.06" in text and text.endswith("no evidence either way")
     claim = conclusion(comp("sharpe", 0.0005, 0.02), None, comp("sharpe_over_seeds", 0.004, 0.03), 0.05, 16)
     assert claim.startswith("evidence of a higher Sharpe ratio for ppo/lvae")
+
+
+def test_recorded_looks_count_the_checkpoints_a_training_run_took():
+    from envs.verdict import recorded_looks
+
+    looks = {"ppo/lvae": 4, "ppo/pca": 4, "probe/lvae": 6}
+    sharpes = {"ppo/lvae": {0: [[0.1], [0.2, 0.3]], 1: [[0.1, 0.0]]}, "probe/lvae": {0: [[0.0] * 6]}}
+    assert recorded_looks(looks, sharpes) == {"ppo/lvae": 2, "ppo/pca": 4, "probe/lvae": 6}

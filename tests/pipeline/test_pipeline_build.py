@@ -49,6 +49,10 @@ def test_dates_are_kept_as_days_and_an_end_before_the_start_is_an_input_error():
     assert (cfg.start, cfg.end, cfg.train_end) == ("2005-01-03", "2006-06-30", "2005-12-30")
     with pytest.raises(InputError, match="end 2004-12-31 is before start 2005-01-03"):
         BuildConfig(start="2005-01-03", end="2004-12-31")
+    with pytest.raises(InputError, match="start None is not a date"):
+        BuildConfig(start=None, end="2020-01-01")
+    with pytest.raises(InputError, match="start 20050103 is not a date"):  # not 1970-01-01, 20 ms after midnight
+        BuildConfig(start=20050103)
 
 
 def test_quick_build_writes_a_consistent_directory(tmp_path, csv_dir):

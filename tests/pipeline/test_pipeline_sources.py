@@ -154,9 +154,15 @@ def test_a_hole_on_the_first_common_day_repeats_the_tickers_last_bar_before_it()
     got = [panel.close[0, 1], panel.open[0, 1], panel.adj_close[0, 1], panel.volume[0, 1]]
     assert got == [bbb["close"], bbb["close"], bbb["adj_close"], bbb["volume"]]
     assert [str(n) for n in fill_notes(panel)] == [
-        "filled: BBB: no bar on 2001-01-04 (1 trading day of the other tickers); repeated its last bar before the "
-        "dates all share"
+        "filled: BBB: no bar on 2001-01-04 (1 trading day of the other tickers); repeated the bar of 2001-01-03, "
+        "before the dates all share"
     ]
+    # a hole that began before the range counts the other tickers' days since the ticker's last bar: CCC trades
+    # on days 1 and 2, before AAA's first, so BBB misses 3 days in a row
+    three = synthetic_bars(("AAA", "BBB", "CCC"), n_days=40)
+    late, hole = (three["ticker"] == "AAA") & (three["date"] < days[3]), three["date"].isin(days[1:4])
+    with pytest.raises(DataValidationError, match=r"3 consecutive .* from 2001-01-02 to 2001-01-04 \(max_ffill=2\)"):
+        align(three[~late & ~(hole & (three["ticker"] == "BBB"))], ValidationConfig(min_history=20, max_ffill=2))
 
 
 def test_long_hole_is_a_misaligned_calendar():
@@ -214,6 +220,9 @@ def test_a_wide_file_with_a_ticker_called_low_is_a_wide_file_but_ohlcv_without_a
     np.testing.assert_array_equal(market.bars[market.bars["ticker"] == "LOW"]["close"], np.arange(50, 80))
     with pytest.raises(DataValidationError, match="no Close or Adj Close column"):
         load_market("csv", data_file=_wide_text(tmp_path, rows, header="Date,High,Low"), validation=VAL)
+    rows3 = [f"{r},{70 + i}" for i, r in enumerate(rows)]  # Lowe's and Opendoor beside Apple
+    market = load_market("csv", data_file=_wide_text(tmp_path, rows3, header="Date,AAPL,LOW,OPEN"), validation=VAL)
+    assert sorted(market.bars["ticker"].unique()) == ["AAPL", "LOW", "OPEN"]
 
 
 def test_wide_csv_nan_words_are_errors_that_say_how_to_mark_no_bar(tmp_path):
