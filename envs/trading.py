@@ -23,8 +23,9 @@ from envs.rewards import (
 
 _MAX_TABLE_BYTES = 64 * 2**20  # discrete observation tables larger than this are built per step instead
 
-_FLOAT_TYPES = frozenset({float, np.float16, np.float32, np.float64, np.longdouble})
-"""Scalar types an action must not be in a discrete env (a set of exact types: one lookup per step)."""
+_INT_TYPES = frozenset({int, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64})
+"""Scalar types a discrete env looks up directly (a set of exact types: one lookup per step); anything else, 2.0,
+True or a 0-d array included, goes through ``position_of``, which takes integer arrays and refuses the rest."""
 
 
 def resolve_config(config: TradingConfig | None, overrides: dict[str, Any]) -> TradingConfig:
@@ -234,10 +235,10 @@ class LatentTradingEnv(gym.Env):
         t = self._t
         table = None
         if self._discrete:
-            try:  # fast path: an int or NumPy integer in range
-                w = self._level_of[action]
-                if type(action) in _FLOAT_TYPES:  # 2.0 is found as 2, but is no level: position_of refuses it
+            try:  # fast path: an int or NumPy integer in range (2.0 and True would be found as 2 and 1)
+                if type(action) not in _INT_TYPES:
                     raise TypeError
+                w = self._level_of[action]
             except (KeyError, TypeError):
                 w = self.position_of(action)  # validates; accepts integer arrays of shape () or (1,)
                 action = self.levels.index(w)

@@ -178,6 +178,8 @@ def test_a_discrete_action_must_be_an_integer(market):
     env.reset(seed=0)
     for action in (2, np.int64(2), np.array(2), np.array([2])):  # what SB3 and callers hand over
         assert env.step(action)[-1]["position"] == env.levels[2]
-    for action in (1.5, 2.0, np.float32(2.0), np.array([2.0]), np.array([1, 2])):
+    from decimal import Decimal
+
+    for action in (1.5, 2.0, np.float32(2.0), np.array([2.0]), np.array([1, 2]), True, np.bool_(True), Decimal(2)):
         with pytest.raises(ValueError, match="is not in Discrete"):
             env.step(action)
