@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.validate import iso_day
+
 INDEX = "index.json"
 
 
@@ -72,6 +74,10 @@ class CacheEntry:
     sha256: str  # hash of the file's bytes
     rows: int  # bars in the file
     updated_utc: str  # when the entry was written
+
+    def __post_init__(self) -> None:  # an index written before the days were normalised is read as days too
+        object.__setattr__(self, "start", iso_day(self.start, "cache start"))
+        object.__setattr__(self, "end", iso_day(self.end, "cache end"))
 
 
 class MarketCache:

@@ -120,16 +120,15 @@ def download_bars(
 
 
 def _plan(entry, start: str, end: str) -> tuple[str, str] | None:
-    """The range to download for one ticker given its cache entry, or None when the cache covers it
-    (``start``, ``end`` as YYYY-MM-DD; an entry written before they were normalised is read as a date too)."""
+    """The range to download for one ticker given its cache entry, or None when the cache covers it (every day
+    as YYYY-MM-DD, so that text compares as dates)."""
     if entry is None:
         return start, end
-    covered = iso_day(entry.start), iso_day(entry.end)
-    if covered[0] <= start and end <= covered[1]:
+    if entry.start <= start and end <= entry.end:
         return None
-    if start < covered[0]:  # a head extension re-downloads everything (adjusted history must match)
-        return start, max(end, covered[1])
-    return covered[1], end
+    if start < entry.start:  # a head extension re-downloads everything (adjusted history must match)
+        return start, max(end, entry.end)
+    return entry.end, end
 
 
 def fetch(
@@ -155,7 +154,7 @@ def fetch(
     groups: dict[tuple[str, str], list[str]] = {}
     for t, rng in plans.items():
         if rng is not None:
-            if entries[t] is not None and rng[0] == iso_day(entries[t].end):  # overlap a bar to check adjustment
+            if entries[t] is not None and rng[0] == entries[t].end:  # overlap one bar to check adjustment
                 rng = (cached[t]["date"].max().strftime("%Y-%m-%d"), rng[1])
             groups.setdefault(rng, []).append(t)
     new: dict[str, pd.DataFrame] = {}
@@ -163,10 +162,9 @@ def fetch(
         got = download_bars(group, a, b, cfg, sleep)
         for t, bars in got.groupby("ticker"):
             new[str(t)] = bars
-    tails = {t for t in new if t in cached and plans[t][0] == iso_day(entries[t].end)}
-    stale = [t for t in new if t in tails and _readjusted(cached[t], new[t], cfg)]
+    stale = [t for t in new if t in cached and plans[t][0] == entries[t].end and _readjusted(cached[t], new[t], cfg)]
     if stale:
-        lo = min([start] + [iso_day(entries[t].start) for t in stale])
+        lo = min([start] + [entries[t].start for t in stale])
         for t, bars in download_bars(stale, lo, end, cfg, sleep).groupby("ticker"):
             new[str(t)], cached[str(t)] = bars, None
     writes = {}
@@ -175,7 +173,7 @@ def fetch(
         merged = bars if old is None else pd.concat([old[old["date"] < bars["date"].min()], bars])
         merged = merged.reset_index(drop=True)  # new bars kept in delivered order: validation sees disorder
         validate_ticker(merged, t, validation)
-        lo, hi = (start, end) if e is None else (min(start, iso_day(e.start)), max(end, iso_day(e.end)))
+        lo, hi = (start, end) if e is None else (min(start, e.start), max(end, e.end))
         writes[keys[t]] = (merged, lo, hi)
     if writes:
         cache.write(writes)

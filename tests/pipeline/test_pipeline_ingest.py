@@ -78,6 +78,11 @@ def test_dates_written_another_way_are_the_same_days_to_the_cache(monkeypatch, t
     assert json.loads((tmp_path / "index.json").read_text())["entries"]["AAA|1d|raw"]["start"] == "2020-01-02"
     with pytest.raises(InputError, match="'2020-13-01' is not a date"):
         fetch(TICKERS, "2020-13-01", "2020-05-01", cache, VAL, CFG)
+    # an index written before the days were normalised is read as days
+    from pipeline.cache import CacheEntry
+
+    legacy = CacheEntry("AAA_1d_raw.parquet", "2020/1/2", "20200501", "0" * 64, 1, "2020-05-01T00:00:00Z")
+    assert (legacy.start, legacy.end) == ("2020-01-02", "2020-05-01")
 
 
 def test_readjusted_history_is_downloaded_again(monkeypatch, tmp_path, truth):
