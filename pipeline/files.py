@@ -20,7 +20,8 @@ data, an error.
 
 Checks done here (the rest is :func:`pipeline.validate.validate_ticker`): unreadable, empty, header-only,
 binary or malformed files; missing Date / Close columns; empty, NaN, non-numeric or infinite cells;
-duplicate dates. The one repair: rows out of date order are sorted, and said so.
+duplicate dates. The one repair: rows out of date order are sorted (a file listed newest first is reversed), and
+said so. Closes without an adjusted close beside them are looked at for split-sized moves, which a note names.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.validate import DataValidationError, Note, Origin, ValidationConfig, validate_ticker
+from pipeline.validate import DataValidationError, Note, Origin, ValidationConfig, split_like_moves, validate_ticker
 
 HEADERS = {"open": "open", "high": "high", "low": "low", "close": "close", "adj close": "adj_close",
            "adj_close": "adj_close", "adjclose": "adj_close", "adjusted close": "adj_close",
@@ -224,9 +225,10 @@ def _cell_error(kind: int, text: str, empty_means: str = "") -> str:
 
 
 # --- dates ------------------------------------------------------------------------------------------
-def _date_column(table: Table) -> str:
+def _date_column(table: Table, ticker: str | None = None) -> str:
     """The Date column: named date / datetime / timestamp, else the one datetime column (Parquet), else an
-    unnamed first column (pandas writes a frame's unnamed date index so)."""
+    unnamed first column (pandas writes a frame's unnamed date index so). ``ticker``: the file is one ticker's,
+    which --exclude can leave out."""
     for name in table.header:
         if name.lower() in DATE_HEADERS:
             return name
@@ -235,8 +237,9 @@ def _date_column(table: Table) -> str:
         return stamps[0]
     if table.header[0] == "" and table.header.count("") == 1:
         return ""
+    hint = f"; if this is not a daily price file, --exclude {ticker} leaves it out" if ticker else ""
     raise _error(
-        f"no Date column in the header (found: {', '.join(repr(h) for h in table.header)})",
+        f"no Date column in the header (found: {', '.join(repr(h) for h in table.header)}){hint}",
         f"{table.name} line 1" if table.unit == "line" else table.name,
     )
 
@@ -336,8 +339,9 @@ def parse_dates(table: Table, column: str) -> tuple[pd.DatetimeIndex, list[Note]
 
 
 def _order(days: pd.DatetimeIndex, table: Table, rows: np.ndarray, what: str) -> tuple[np.ndarray, list[Note]]:
-    """Row order that makes days ascending: duplicates raise, a descending file is reversed, any other
-    disorder is sorted (stable) with a note naming the first date out of order."""
+    """Row order that makes days ascending: duplicates raise, a descending file is reversed (a note says so;
+    :func:`combine` makes one note of many files'), any other disorder is sorted (stable) with a note naming the
+    first date out of order."""
     dup = np.flatnonzero(days.duplicated(keep=False))
     if dup.size:
         same = np.flatnonzero(days == days[dup[0]])
@@ -349,7 +353,7 @@ def _order(days: pd.DatetimeIndex, table: Table, rows: np.ndarray, what: str) ->
     if (step > 0).all():
         return np.arange(len(days)), []
     if (step < 0).all():
-        return np.arange(len(days))[::-1], []
+        return np.arange(len(days))[::-1], [Note("reversed", f"{what}: dates in descending order; read oldest first")]
     i = int(np.argmax(step < 0)) + 1
     note = Note(
         "sorted",
@@ -357,6 +361,22 @@ def _order(days: pd.DatetimeIndex, table: Table, rows: np.ndarray, what: str) ->
         f"{table.lines[rows[i]]} after {days[i - 1].date()}); sorted by date",
     )
     return np.argsort(days.asi8, kind="stable"), [note]
+
+
+def _split_note(what: str, days: pd.DatetimeIndex, close: np.ndarray, lines: np.ndarray, unit: str) -> list[Note]:
+    """A note on the days a close that may not be split-adjusted moved by a split's factor (none: no note)."""
+    moves = split_like_moves(close)
+    if not moves:
+        return []
+    said = [f"x{r:.2f} on {days[i].date()} ({unit} {lines[i]}), the size of {k}" for i, r, k in moves[:3]]
+    more = f" and {len(moves) - 3} more days" if len(moves) > 3 else ""
+    return [
+        Note(
+            "split",
+            f"{what}: no adjusted close, and the close moved {'; '.join(said)}{more}; if these closes are not "
+            "split-adjusted, the returns of those days are wrong: give adjusted closes (e.g. yfinance's Adj Close)",
+        )
+    ]
 
 
 # --- per-ticker files -------------------------------------------------------------------------------
@@ -391,7 +411,7 @@ def read_ticker_table(table: Table, ticker: str, span: Span, cfg: ValidationConf
             f"price file, --exclude {ticker} leaves it out",
             f"{table.name} line 1",
         )
-    date_col = _date_column(table)
+    date_col = _date_column(table, ticker)
     unused = tuple(h or f"column {i + 1}" for i, h in enumerate(table.header) if h not in (date_col, *fields.values()))
     days, notes = parse_dates(table, date_col)
     rows = np.flatnonzero(span.mask(days))
@@ -421,6 +441,8 @@ def read_ticker_table(table: Table, ticker: str, span: Span, cfg: ValidationConf
     names.setdefault("adj_close", columns.get("close", ""))
     origin = Origin(table.name, table.lines[rows], names, table.unit)
     validate_ticker(bars, ticker, cfg, origin, raw_close)
+    if "adj_close" not in columns:
+        notes += _split_note(table.name, days[rows], values["close"], origin.lines, table.unit)
     return TickerBars(ticker, table.name, bars, tuple(notes), unused)
 
 
@@ -465,7 +487,8 @@ def read_wide_table(
         bars = pd.DataFrame({"date": days[have], "ticker": t, "close": values[have], "adj_close": values[have]})
         origin = Origin(table.name, table.lines[rows[have]], {"close": col, "adj_close": col}, table.unit)
         validate_ticker(bars, t, cfg, origin)
-        out.append(TickerBars(t, table.name, bars.reset_index(drop=True), ()))
+        split = _split_note(f"{table.name} column {col}", days[have], values[have], origin.lines, table.unit)
+        out.append(TickerBars(t, table.name, bars.reset_index(drop=True), tuple(split)))
     return out, notes
 
 
@@ -550,7 +573,14 @@ def read_file(
 def combine(parts: Sequence[TickerBars]) -> tuple[pd.DataFrame, list[Note]]:
     """One bars frame of the tickers read, keeping the optional fields every ticker carries; notes for
     the columns some files carry and others lack, and for columns no reader used."""
-    notes = [n for p in parts for n in p.notes]
+    notes = [n for p in parts for n in p.notes if n.kind != "reversed"]
+    reversed_ = [p.file for p in parts if any(n.kind == "reversed" for n in p.notes)]
+    if len(reversed_) == 1:
+        notes.append(next(n for p in parts for n in p.notes if n.kind == "reversed"))
+    elif reversed_:
+        shown = ", ".join(reversed_[:3]) + (f" and {len(reversed_) - 3} more" if len(reversed_) > 3 else "")
+        notes.append(Note("reversed", f"{len(reversed_)} files list their dates in descending order ({shown}); "
+                                      "read oldest first"))  # fmt: skip
     by_columns: dict[tuple[str, ...], list[str]] = {}
     for p in parts:
         if p.unused:

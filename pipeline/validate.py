@@ -79,7 +79,8 @@ class Note:
     """Something done to the input on its way in (a repair, a normalisation, an exclusion, a column not
     used): the build prints each one and records it in its manifest."""
 
-    kind: str  # sorted | filled | timezone | time_of_day | trimmed | excluded | ignored | unused | features
+    # sorted | reversed | split | filled | timezone | time_of_day | trimmed | excluded | ignored | unused | features
+    kind: str
     message: str  # one line naming the ticker or file and the dates
 
     def __str__(self) -> str:
@@ -263,6 +264,37 @@ def validate_bars(bars: pd.DataFrame, cfg: ValidationConfig) -> None:
         raise DataValidationError("no bars at all")
     for ticker, group in bars.groupby("ticker", sort=True):
         validate_ticker(group, str(ticker), cfg)
+
+
+SPLIT_TOLERANCE = 0.1  # most |log(ratio / factor)| of a day's price ratio from a split's factor (a 10 % move)
+
+
+def split_like_moves(close: np.ndarray, tolerance: float = SPLIT_TOLERANCE) -> list[tuple[int, float, str]]:
+    """Days whose close moved by a split's factor: (row, close[row] / close[row - 1], "a 2-for-1 split") for
+    each day whose ratio, or its inverse, is within ``tolerance`` in log of a whole number 2-50 (half that of
+    3/2, whose size is closer to that of real crashes).
+
+    A close that is not split-adjusted drops to 1/k of itself on a k-for-1 split (and rises k-fold on a 1-for-k
+    reverse split), moved by the day's own return as well; as a return that day is a crash (or a rally) that no
+    holder had. Only a file without an adjusted close needs the look, and a crash of the same size looks the same:
+    the caller says "the size of"."""
+    close = np.asarray(close, np.float64)
+    if close.size < 2:
+        return []
+    ratio = close[1:] / close[:-1]
+    size = np.abs(np.log(ratio))
+    factor = np.where(size < np.log(1.75), 1.5, np.round(np.exp(size)))
+    off = np.abs(size - np.log(factor))
+    hit = np.flatnonzero(np.where(factor == 1.5, off <= tolerance / 2, off <= tolerance) & (factor <= 50))
+    out = []
+    for i in hit:
+        k = int(factor[i])
+        if ratio[i] < 1:
+            name = "a 3-for-2 split" if factor[i] == 1.5 else f"a {k}-for-1 split"
+        else:
+            name = "a 2-for-3 reverse split" if factor[i] == 1.5 else f"a 1-for-{k} reverse split"
+        out.append((int(i) + 1, float(ratio[i]), name))
+    return out
 
 
 def _missing_runs(missing: np.ndarray) -> list[tuple[int, int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,7 @@ import pytest
 from pipeline_fakes import synthetic_bars, write_csv_dir
 
 from pipeline.sources import EMBEDDED_PATH, EMBEDDED_SHA256, load_bars, load_embedded, load_market, read_csv_dir
-from pipeline.validate import DataValidationError, ValidationConfig, align, fill_notes
+from pipeline.validate import DataValidationError, ValidationConfig, align, fill_notes, split_like_moves
 
 VAL = ValidationConfig(min_history=20)
 
@@ -22,8 +23,56 @@ def test_csv_dir_either_order_gz_and_column_order(tmp_path):
     # ml4t order: Date,Open,High,Low,Close,Volume,Adj Close
     b = pd.read_csv(tmp_path / "BBB.csv")
     b[["Date", "Open", "High", "Low", "Close", "Volume", "Adj Close"]].to_csv(tmp_path / "BBB.csv", index=False)
-    got = load_bars("csv", data_dir=tmp_path, validation=VAL)
-    pd.testing.assert_frame_equal(got, bars, check_exact=False, rtol=1e-12)
+    market = load_market("csv", data_dir=tmp_path, validation=VAL)
+    pd.testing.assert_frame_equal(market.bars, bars, check_exact=False, rtol=1e-12)
+    assert [str(n) for n in market.notes] == [f"reversed: {tmp_path / 'AAA.csv.gz'}: dates in descending order; read "
+                                              "oldest first"]  # fmt: skip
+
+
+def test_many_descending_files_make_one_note(tmp_path):
+    write_csv_dir(synthetic_bars(("AAA", "BBB", "CCC", "DDD", "EEE"), n_days=40), tmp_path, descending=True)
+    write_csv_dir(synthetic_bars(("FFF",), n_days=40), tmp_path)
+    (note,) = load_market("csv", data_dir=tmp_path, validation=VAL).notes
+    files = ", ".join(str(tmp_path / f"{t}.csv") for t in ("AAA", "BBB", "CCC"))
+    said = f"5 files list their dates in descending order ({files} and 2 more); read oldest first"
+    assert str(note) == f"reversed: {said}"
+
+
+def test_split_sized_moves_of_closes_that_may_not_be_adjusted():
+    assert split_like_moves([100.0, 101, 99, 98.5]) == []
+    assert split_like_moves([100, 50, 55, 165, 100, 70, 66]) == [
+        (1, 0.5, "a 2-for-1 split"), (3, 3.0, "a 1-for-3 reverse split"), (5, 0.7, "a 3-for-2 split")]  # fmt: skip
+
+    # within 10 % in log of 1/k (a split day's own move), 5 % of 2/3: a 40 % fall is no 3-for-2 split
+    def moves(ratio):
+        return [k for _, _, k in split_like_moves([100.0, 100.0 * ratio])]
+
+    assert moves(0.5 * np.exp(0.099)) == ["a 2-for-1 split"] and moves(0.5 * np.exp(-0.101)) == []
+    assert moves(np.exp(0.049) / 1.5) == ["a 3-for-2 split"] and moves(0.6) == []
+    assert moves(np.exp(0.05) / 7) == ["a 7-for-1 split"] and moves(20 * np.exp(0.02)) == ["a 1-for-20 reverse split"]
+
+
+def test_a_file_without_adjusted_closes_names_its_split_sized_days(shared_datasets, tmp_path):
+    """ml4t's AAPL: raw closes, 2-for-1 splits on 2000-06-21 and 2005-02-28 (and a 52 % fall on 2000-09-29)."""
+    raw = pd.read_csv(shared_datasets / "market" / "ml4t_yahoo_2000_2012" / "AAPL.csv.gz")
+    raw.drop(columns="Adj Close").to_csv(tmp_path / "AAPL.csv", index=False)
+    split = [n for n in load_market("csv", data_file=tmp_path / "AAPL.csv").notes if n.kind == "split"]
+    days = re.findall(r"x0\.\d\d on (\d{4}-\d\d-\d\d)", split[0].message)
+    assert len(split) == 1 and days == ["2000-06-21", "2000-09-29", "2005-02-28"]
+    assert "AAPL.csv: no adjusted close" in split[0].message
+    assert "x0.55 on 2000-06-21 (line 3078), the size of a 2-for-1 split;" in split[0].message
+    raw.to_csv(tmp_path / "AAPL.csv", index=False)  # with its Adj Close nothing is said
+    assert not [n for n in load_market("csv", data_file=tmp_path / "AAPL.csv").notes if n.kind == "split"]
+
+
+def test_a_wide_file_names_a_tickers_split_sized_days(tmp_path):
+    days = pd.bdate_range("2021-01-04", periods=30)
+    rows = [f"{d.date()},{100 + i},{(50 + i / 10) / (1 if i < 20 else 4)}" for i, d in enumerate(days)]
+    (note,) = load_market("csv", data_file=_wide_text(tmp_path, rows, header="Date,AAA,BBB"), validation=VAL).notes
+    assert note.kind == "split" and note.message.startswith(
+        f"{tmp_path / 'closes.csv'} column BBB: no adjusted close, and the close moved x0.25 on 2021-02-01 (line 22), "
+        "the size of a 4-for-1 split; if these closes"
+    )
 
 
 def test_a_csv_that_is_not_prices_is_an_error_unless_excluded(tmp_path):
@@ -31,6 +80,10 @@ def test_a_csv_that_is_not_prices_is_an_error_unless_excluded(tmp_path):
     write_csv_dir(bars, tmp_path)
     (tmp_path / "meta.csv").write_text("Symbol,Name\nAAA,Triple A\n")
     with pytest.raises(DataValidationError, match=r"no Close or Adj Close column .*--exclude META .*meta.csv line 1"):
+        load_bars("csv", data_dir=tmp_path, validation=VAL)
+    (tmp_path / "meta.csv").write_text("Time,Close\n01.01.2017 22:00:00.000,1.05\n")  # an hourly file, no Date
+    hint = r"no Date column .*'Time', 'Close'\); if this is not a daily price file, --exclude META leaves it out"
+    with pytest.raises(DataValidationError, match=hint + r", .*meta.csv line 1"):
         load_bars("csv", data_dir=tmp_path, validation=VAL)
     market = load_market("csv", data_dir=tmp_path, validation=VAL, exclude=("meta",))
     pd.testing.assert_frame_equal(market.bars, bars, check_exact=False, rtol=1e-12)
