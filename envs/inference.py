@@ -119,14 +119,20 @@ def resampled_sharpes(x: np.ndarray, folds: np.ndarray, counts: np.ndarray, peri
 
 
 def bootstrap_estimate(value: float, replicates: np.ndarray, alpha: float, method: str) -> Estimate:
-    """Percentile (1 - alpha) interval of the replicates and the two-sided p-value of H0: value = 0.
+    """The two-sided p-value of H0: value = 0 and the symmetric (1 - alpha) interval that inverts it.
 
-    The p-value centres the bootstrap distribution on the null: ``(1 + #{|θ* − θ̂| ≥ |θ̂|}) / (R + 1)``.
+    The p-value centres the bootstrap distribution on the null: ``p = (1 + #{|θ* − θ̂| ≥ |θ̂|}) / (R + 1)``. The
+    interval is ``θ̂ ± c``, ``c`` the (m+1)-th largest ``|θ* − θ̂|`` with m the most deviations at least ``|θ̂|``
+    that still give p < alpha, so the interval leaves out 0 exactly when p < alpha (the symmetric bootstrap
+    interval; a percentile interval can leave out 0 at p > alpha when the replicates are skewed). Needs
+    ``R ≥ 2/alpha − 1`` replicates for any p below alpha; with fewer, ``c`` is the largest deviation.
     """
     rep = np.asarray(replicates, dtype=np.float64)
-    lo, hi = np.quantile(rep, [alpha / 2.0, 1.0 - alpha / 2.0])
-    p = (1.0 + np.sum(np.abs(rep - value) >= abs(value))) / (len(rep) + 1.0)
-    return Estimate(float(value), float(lo), float(hi), float(min(p, 1.0)), method)
+    dev = np.abs(rep - value)
+    p = (1.0 + np.sum(dev >= abs(value))) / (len(rep) + 1.0)
+    m = math.ceil(alpha * (len(rep) + 1) - 1e-9) - 2  # largest count of deviations >= |θ̂| with p < alpha
+    c = float(np.sort(dev)[::-1][min(max(m, 0), len(dev) - 1)])
+    return Estimate(float(value), float(value - c), float(value + c), float(min(p, 1.0)), method)
 
 
 def seed_t_test(a: np.ndarray, b: np.ndarray, alpha: float = 0.05) -> Estimate | None:
@@ -204,6 +210,24 @@ class SPAResult:
     superior: tuple[str, ...]  # StepM at size alpha (Romano & Wolf 2005)
 
 
+def long_run_variance(d: np.ndarray, block: float) -> np.ndarray:
+    """(K,) long-run variance ω̂² of each column of ``d`` (T, K) under the stationary bootstrap of mean block
+    ``block``: ``γ̂0 + 2 Σ_{i=1}^{T-1} κ(T, i) γ̂i``, ``κ(T, i) = (1 - i/T)(1 - q)^i + (i/T)(1 - q)^(T - i)``,
+    ``q = 1/block`` (Politis & Romano 1994; Hansen 2005, the estimator of ω̂ in his SPA test), γ̂i the
+    autocovariances with divisor T. arch computes the same to compare with its threshold; the autocovariances are
+    taken here by FFT."""
+    x = np.asarray(d, dtype=np.float64)
+    x = (x - x.mean(axis=0))[:, None] if x.ndim == 1 else x - x.mean(axis=0)
+    t = x.shape[0]
+    size = 1 << (2 * t - 1).bit_length()
+    f = np.fft.rfft(x, n=size, axis=0)
+    gamma = np.fft.irfft(f * np.conj(f), n=size, axis=0)[:t] / t  # (T, K): lags 0..T-1
+    q = 1.0 / max(float(block), 1.0)
+    i = np.arange(1, t)
+    kappa = (1.0 - i / t) * (1.0 - q) ** i + (i / t) * (1.0 - q) ** (t - i)
+    return gamma[0] + 2.0 * (kappa[:, None] * gamma[1:]).sum(axis=0)
+
+
 def spa_stepm(
     benchmark_losses: np.ndarray,
     model_losses: pd.DataFrame,
@@ -213,16 +237,28 @@ def spa_stepm(
     seed: int,
     benchmark: str = "benchmark",
 ) -> SPAResult:
-    """H0: no model has a lower expected loss than the benchmark (arch's SPA), and StepM's superior set.
+    """H0: no model has a lower expected loss than the benchmark (Hansen's SPA), and StepM's superior set.
 
     Losses are daily (e.g. minus the net excess return); ``model_losses`` has one column per model.
+
+    Hansen's statistic is studentised, ``max(max_k √T d̄k / ω̂k, 0)``, so that a noisy model does not set the null
+    distribution for a precise one. arch's SPA and StepM (8.0) take the maximum of the raw mean differences
+    whatever their ``studentize`` flag (it only scales the threshold of the consistent p-value), so each loss
+    differential ``dk = benchmark − model k`` is divided here by its ω̂k (:func:`long_run_variance`, the same
+    estimator arch uses) and arch gets the benchmark's loss as 0 and the model's as −dk/ω̂k: its statistic, its
+    bootstrap, its threshold (now on the studentised scale, as Hansen's) and StepM's steps are then Hansen's.
     """
     from arch.bootstrap import SPA, StepM
 
     kw = {"block_size": max(1, int(round(block))), "reps": reps, "bootstrap": "stationary"}
-    spa = SPA(np.asarray(benchmark_losses), model_losses, seed=seed, **kw)
+    d = np.asarray(benchmark_losses, dtype=np.float64)[:, None] - model_losses.to_numpy(np.float64)
+    omega = np.sqrt(np.maximum(long_run_variance(d, kw["block_size"]), 0.0))
+    scaled = model_losses.copy(deep=True)
+    scaled.iloc[:, :] = -d / np.where(omega > TINY_SD, omega, 1.0)  # a model equal to the benchmark stays 0
+    zero = np.zeros(len(d))
+    spa = SPA(zero, scaled, seed=seed, **kw)
     spa.compute()
-    step = StepM(np.asarray(benchmark_losses), model_losses, size=alpha, seed=seed, **kw)
+    step = StepM(zero, scaled, size=alpha, seed=seed, **kw)
     step.compute()
     pv = spa.pvalues
     return SPAResult(

@@ -40,7 +40,8 @@ class PBOResult:
 
     @property
     def prob_oos_loss(self) -> float:
-        """Fraction of combinations where the selected configuration loses money out of sample."""
+        """Fraction of combinations where the selected configuration has a negative Sharpe ratio out of sample (of
+        the returns given: excess returns trail the risk-free rate)."""
         return float(np.mean(self.oos_sharpe < 0))
 
 

@@ -19,10 +19,11 @@ def _f(x: float | None, fmt: str = "{:+.2f}") -> str:
 
 
 def _p(p: float) -> str:
-    """A p-value with its relation: "= 0.42", "= 0.004", "< 0.001"."""
+    """A p-value with its relation: "= 0.42", "= 0.048", "< 0.001": three decimals below 0.1, where a claim's
+    threshold is, so that 0.048 and 0.052 do not both read 0.05."""
     if not math.isfinite(p):
         return "= n/a"
-    return "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.01 else f"= {p:.2f}"
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.1 else f"= {p:.2f}"
 
 
 def _cost(c: float) -> str:
@@ -52,7 +53,12 @@ def conclusion(sharpe: Comparison, mean: Comparison | None, seeds: Comparison | 
             return (f"significant over days but not across seeds (n = {seeds.n_seeds}, t-test p {_p(seeds.p_value)}, "
                     f"Holm p {_p(seeds.p_holm)}): seed noise could explain it — no evidence either way")  # fmt: skip
     if found:
-        return f"evidence of {' and '.join(found)} for {sharpe.a} (Holm-adjusted, over days and seeds)"
+        over = "over days" if seeds is None else "over days and seeds"
+        return f"evidence of {' and '.join(found)} for {sharpe.a} (Holm-adjusted, {over})"
+    if seeds is not None and seeds.p_holm < alpha:  # the seeds agree, the days do not
+        days = min(t.p_holm for t in (sharpe, mean) if t is not None)
+        return (f"significant across seeds (Holm p {_p(seeds.p_holm)}) but not over days (Holm p {_p(days)}): the "
+                "test blocks could have gone the other way — no evidence either way")  # fmt: skip
     raw = min(t.p_value for t in (sharpe, mean, seeds) if t is not None)
     if raw < alpha:
         return f"nominal p < {alpha:g}, not significant after Holm's correction over {k}: no evidence either way"
@@ -117,7 +123,7 @@ def pbo_paragraph(v: Verdict) -> str:
     text = (
         f"Probability of backtest overfitting (CSCV, {v.pbo_blocks} blocks, {len(v.pbo_configs)} configurations, "
         f"{_cost(v.headline_cost)}): {v.pbo:.2f} — the configuration with the best in-sample Sharpe ranks at or "
-        f"below the median out of sample in {v.pbo:.0%} of the splits (it loses money out of sample in "
+        f"below the median out of sample in {v.pbo:.0%} of the splits (it trails the risk-free rate out of sample in "
         f"{v.pbo_prob_oos_loss:.0%})"
     )
     if v.pbo >= 0.5:
@@ -229,7 +235,8 @@ def bottom_line(v: Verdict) -> str:
             f"{a} {side} {b} in {' and '.join(names)} at {', '.join(f'{k:g}' for k in sorted(costs))} bp"
             for (a, side, b), (names, costs) in groups.items()
         ]
-        first = "Significant after Holm's correction, over days and seeds: " + "; ".join(found) + "."
+        over = "over days and seeds" if any(c.n_seeds > 1 or c.n_seeds_b > 1 for c in sig) else "over days"
+        first = f"Significant after Holm's correction, {over}: " + "; ".join(found) + "."
     s = v.spa.get(v.headline_cost)
     if s is not None and s.p_value < alpha:
         second = f"At {_cost(v.headline_cost)} some configuration beats {s.benchmark} (SPA p {_p(s.p_value)})."

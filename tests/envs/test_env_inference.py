@@ -53,8 +53,25 @@ def test_bootstrap_estimate_centres_the_p_value_on_the_null():
     dev = np.arange(-4.5, 5.0, 1.0)  # 10 deviations of the replicates from the estimate
     est = inf.bootstrap_estimate(1.0, 1.0 + dev, 0.2, "m")
     assert est.p_value == pytest.approx(9 / 11)  # 8 of the |deviations| are >= 1: (1 + 8) / (10 + 1)
-    assert (est.ci_low, est.ci_high) == pytest.approx(tuple(np.quantile(1.0 + dev, [0.1, 0.9])))
+    # 0.2 x 11 = 2.2: p < 0.2 needs at most 1 deviation >= |θ̂|, so c is the 2nd largest |deviation|, 4.5
+    assert (est.ci_low, est.ci_high) == pytest.approx((1.0 - 4.5, 1.0 + 4.5))
     assert inf.bootstrap_estimate(4.0, 4.0 + dev, 0.2, "m").p_value == pytest.approx(3 / 11)  # only ±4.5
+    assert inf.bootstrap_estimate(4.6, 4.6 + dev, 0.2, "m").p_value == pytest.approx(1 / 11)  # none: [0.1, 9.1]
+
+
+def test_the_bootstrap_interval_leaves_out_zero_exactly_when_p_is_below_alpha():
+    """Skewed replicates (a lognormal bootstrap distribution): a percentile interval [q2.5, q97.5] leaves out 0
+    at p > 0.05 for some estimates; the symmetric interval never disagrees with the p-value."""
+    rng = np.random.default_rng(4)
+    disagree_percentile = 0
+    for k in range(400):
+        value = rng.uniform(-0.5, 0.5)
+        rep = value + rng.lognormal(0.0, 0.8, 999) * 0.1 - 0.12
+        est = inf.bootstrap_estimate(value, rep, 0.05, "")
+        assert (est.ci_low > 0 or est.ci_high < 0) == (est.p_value < 0.05), (k, est)
+        lo, hi = np.quantile(rep, [0.025, 0.975])
+        disagree_percentile += (lo > 0 or hi < 0) != (est.p_value < 0.05)
+    assert disagree_percentile > 10
 
 
 def test_seed_t_tests_equal_scipy_and_hand_values():
@@ -126,6 +143,38 @@ def _losses(edge: float, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
     models = pd.DataFrame(rng.normal(0.0, 1.0, (1000, 5)), columns=list("abcde"))
     models["c"] -= edge  # c has a lower loss
     return bench, models
+
+
+def test_long_run_variance_is_the_stationary_bootstraps_as_arch_computes_it():
+    from arch.bootstrap import SPA
+
+    rng = np.random.default_rng(3)
+    d = rng.standard_normal((400, 3)).cumsum(axis=0) * 0.1 + rng.standard_normal((400, 3))  # autocorrelated
+    spa = SPA(np.zeros(400), pd.DataFrame(-d), block_size=7, reps=10)
+    spa._compute_variance()  # arch's own (private) estimate, as its threshold uses it
+    np.testing.assert_allclose(inf.long_run_variance(d, 7), spa._loss_diff_var, rtol=1e-10)
+
+
+def test_spa_is_studentised_so_a_noisy_model_does_not_hide_a_precise_one():
+    """Hansen (2005): T = max_k sqrt(n) d_k / w_k. Model "good" beats the benchmark by 0.2 loss a day at unit
+    noise (t about 6); model "noisy" is no better at 20 times the noise. The raw maximum of mean differences
+    (arch's statistic) is ruled by "noisy" and finds nothing (p about 0.4); the studentised one finds "good"."""
+    rng = np.random.default_rng(0)
+    n = 1000
+    bench = rng.standard_normal(n)
+    models = pd.DataFrame({"good": bench - 0.2 - rng.standard_normal(n), "noisy": bench - 20 * rng.standard_normal(n)})
+    got = inf.spa_stepm(bench, models, alpha=0.05, reps=500, block=1.0, seed=0)
+    assert got.p_value < 0.01 and got.superior == ("good",)
+    # with equal noise, studentising scales every model alike: arch's raw statistic gives the same p-values
+    from arch.bootstrap import SPA
+
+    e = rng.standard_normal(n)
+    twins = pd.DataFrame({"a": bench - 0.05 - e, "b": bench - 0.02 + e})  # d_a and d_b: the same w, mirrored
+    raw = SPA(bench, twins, block_size=1, reps=500, seed=0, bootstrap="stationary")
+    raw.compute()
+    same = inf.spa_stepm(bench, twins, alpha=0.05, reps=500, block=1.0, seed=0)
+    expect = tuple(raw.pvalues[["consistent", "lower", "upper"]])
+    assert (same.p_value, same.p_lower, same.p_upper) == pytest.approx(expect)
 
 
 def test_spa_and_stepm_find_a_planted_edge_and_nothing_in_noise():

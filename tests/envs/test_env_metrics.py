@@ -56,7 +56,8 @@ def test_deflated_sharpe_reproduces_bailey_lopez_de_prado_example():
     sr, var = 2.5 / math.sqrt(250), 0.5 / 250
     assert metrics.expected_max_sharpe(100, var) == pytest.approx(0.1132, abs=1e-4)
     sr0 = metrics.expected_max_sharpe(100, var)
-    assert metrics.probabilistic_sharpe(sr, sr0, 1250, -3.0, 10.0) == pytest.approx(0.9004, abs=2e-4)
+    # to the paper's 4 decimals: sqrt(T) for sqrt(T - 1) would give 0.90049
+    assert metrics.probabilistic_sharpe(sr, sr0, 1250, -3.0, 10.0) == pytest.approx(0.9004, abs=5e-5)
 
 
 def test_deflated_sharpe_falls_with_the_number_of_trials(returns):
@@ -104,6 +105,15 @@ def test_expected_max_sharpe_takes_a_fractional_number_of_trials():
     var = 0.5 / 250
     lo, mid, hi = (metrics.expected_max_sharpe(n, var) for n in (10, 10.5, 11))
     assert lo < mid < hi
+
+
+def test_expected_max_sharpe_is_never_below_one_trials_expectation():
+    # eq. 2 is -0.0037 per day at N = 1.2 (2 trials, correlation 0.8): a deflation that would raise the DSR
+    # above the plain PSR; the maximum of N >= 1 null trials has expectation >= 0. Two trials: E max of two
+    # standard normals is 1/sqrt(pi) = 0.564; eq. 2 gives 0.520.
+    assert metrics.expected_max_sharpe(metrics.effective_trials(2, 0.8), 1.0) == 0.0
+    assert metrics.expected_max_sharpe(1.3, 1.0) > 0.0
+    assert metrics.expected_max_sharpe(2, 1.0) == pytest.approx(0.5198, abs=1e-4)
 
 
 def test_report_json_has_no_nan_and_no_numpy_types():

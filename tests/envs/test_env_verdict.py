@@ -14,7 +14,7 @@ from envs.panel import check_panel, to_panel
 from envs.verdict import START, VerdictConfig, compute_verdict, main, selection_looks, write_verdict
 
 sys.path.insert(0, str(Path(__file__).parent))
-from verdict_fakes import synthetic_panel, write_run  # noqa: E402
+from verdict_fakes import RF, synthetic_panel, write_run  # noqa: E402
 
 EDGE = 0.0015  # planted daily edge of ppo/lvae: a Sharpe of about 2.5 on top of the others
 FAST = VerdictConfig(reps=999, plots=False)
@@ -58,6 +58,14 @@ def test_a_planted_edge_is_found_by_every_test(planted):
     line = next(p for p in v.paragraphs if p.startswith("ppo/lvae vs ppo/vae at 5 bp"))
     assert line.endswith("evidence of a higher Sharpe ratio and a higher mean net return for ppo/lvae "
                          "(Holm-adjusted, over days and seeds).")  # fmt: skip
+
+
+def test_a_claim_from_one_seed_says_it_rests_on_the_days_alone():
+    test, valid = (to_panel(check_panel(synthetic_panel({"ppo/lvae": EDGE}, seeds=1, seed=s))) for s in (0, 100))
+    v = compute_verdict(test, valid, FAST, None)
+    assert "Significant after Holm's correction, over days: ppo/lvae above" in v.paragraphs[0]
+    line = next(p for p in v.paragraphs if p.startswith("ppo/lvae vs ppo/vae at 5 bp"))
+    assert line.endswith("for ppo/lvae (Holm-adjusted, over days).") and "over seeds" not in line
 
 
 def test_pure_noise_gives_no_evidence_either_way(noise):
@@ -276,6 +284,17 @@ def test_the_dsr_names_what_it_chose_among_and_deflates_one_candidate_by_the_nul
     assert compute_verdict(*one, FAST, None).dsr.sr0 == 0.0
 
 
+def test_the_dsr_candidates_do_not_depend_on_the_test_blocks():
+    """ppo/vae wins on validation; staying in cash on every test day must not take it out of the selection that
+    happened on validation (the test blocks are what the selection never saw)."""
+    valid = to_panel(check_panel(synthetic_panel({"ppo/vae": 0.003}, seed=100)))
+    test = synthetic_panel({}, seed=0)
+    flat = test.assign(net_return=test["net_return"].where(test.config != "ppo/vae", RF))
+    picks = [compute_verdict(to_panel(check_panel(t)), valid, FAST, None).dsr for t in (test, flat)]
+    assert [(d.selected, d.n_run) for d in picks] == [("ppo/vae", 8), ("ppo/vae", 8)]
+    assert picks[0].value == picks[1].value and picks[1].test_sharpe == 0.0
+
+
 def test_bad_input_is_refused_before_anything_is_written(tmp_path, capsys):
     df = synthetic_panel({}, n_folds=2)
     root = write_run(tmp_path / "wf", df.drop(columns=["rf"]))
@@ -325,9 +344,14 @@ def test_a_gap_significant_over_days_but_not_over_seeds_after_holm_is_no_evidenc
         return Comparison("ppo/lvae", "ppo/pca", 5.0, metric, 1.2, 0.6, 1.9, p, p_holm, "m", 18, 2, 2, 4531)
 
     text = conclusion(comp("sharpe", 0.0005, 0.02), None, comp("sharpe_over_seeds", 0.004, 0.06), 0.05, 16)
-    assert "not across seeds" in text and "Holm p = 0.06" in text and text.endswith("no evidence either way")
+    assert "not across seeds" in text and "Holm p = 0.060" in text and text.endswith("no evidence either way")
     claim = conclusion(comp("sharpe", 0.0005, 0.02), None, comp("sharpe_over_seeds", 0.004, 0.03), 0.05, 16)
     assert claim.startswith("evidence of a higher Sharpe ratio for ppo/lvae")
+    # the other way round: the seeds agree after Holm, the days do not; it was "nominal p < 0.05, not significant
+    # after Holm's correction", as if no test had passed it
+    seeds_only = conclusion(comp("sharpe", 0.01, 0.16), None, comp("sharpe_over_seeds", 0.001, 0.016), 0.05, 16)
+    assert seeds_only.startswith("significant across seeds (Holm p = 0.016) but not over days (Holm p = 0.16)")
+    assert seeds_only.endswith("no evidence either way")
 
 
 def test_recorded_looks_count_the_checkpoints_a_training_run_took():
