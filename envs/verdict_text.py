@@ -58,7 +58,7 @@ def conclusion(sharpe: Comparison, mean: Comparison | None, seeds: Comparison | 
     if seeds is not None and seeds.p_holm < alpha:  # the seeds agree, the days do not
         days = min(t.p_holm for t in (sharpe, mean) if t is not None)
         return (f"significant across seeds (Holm p {_p(seeds.p_holm)}) but not over days (Holm p {_p(days)}): the "
-                "test blocks could have gone the other way — no evidence either way")  # fmt: skip
+                "seeds agree on these test days, which could be luck — no evidence either way")  # fmt: skip
     raw = min(t.p_value for t in (sharpe, mean, seeds) if t is not None)
     if raw < alpha:
         return f"nominal p < {alpha:g}, not significant after Holm's correction over {k}: no evidence either way"
