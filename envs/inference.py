@@ -124,14 +124,16 @@ def bootstrap_estimate(value: float, replicates: np.ndarray, alpha: float, metho
     The p-value centres the bootstrap distribution on the null: ``p = (1 + #{|θ* − θ̂| ≥ |θ̂|}) / (R + 1)``. The
     interval is ``θ̂ ± c``, ``c`` the (m+1)-th largest ``|θ* − θ̂|`` with m the most deviations at least ``|θ̂|``
     that still give p < alpha, so the interval leaves out 0 exactly when p < alpha (the symmetric bootstrap
-    interval; a percentile interval can leave out 0 at p > alpha when the replicates are skewed). Needs
-    ``R ≥ 2/alpha − 1`` replicates for any p below alpha; with fewer, ``c`` is the largest deviation.
+    interval; a percentile interval can leave out 0 at p > alpha when the replicates are skewed). p < alpha is
+    possible only with ``alpha (R + 1) > 1`` replicates (20 at alpha 0.05): fewer are an error.
     """
     rep = np.asarray(replicates, dtype=np.float64)
+    if alpha * (len(rep) + 1) <= 1:
+        raise ValueError(f"{len(rep)} replicates cannot give p < {alpha:g}: need more than {1 / alpha - 1:g}")
     dev = np.abs(rep - value)
     p = (1.0 + np.sum(dev >= abs(value))) / (len(rep) + 1.0)
     m = math.ceil(alpha * (len(rep) + 1) - 1e-9) - 2  # largest count of deviations >= |θ̂| with p < alpha
-    c = float(np.sort(dev)[::-1][min(max(m, 0), len(dev) - 1)])
+    c = float(np.sort(dev)[::-1][min(m, len(dev) - 1)])
     return Estimate(float(value), float(value - c), float(value + c), float(min(p, 1.0)), method)
 
 
@@ -241,30 +243,35 @@ def spa_stepm(
 
     Losses are daily (e.g. minus the net excess return); ``model_losses`` has one column per model.
 
-    Hansen's statistic is studentised, ``max(max_k √T d̄k / ω̂k, 0)``, so that a noisy model does not set the null
-    distribution for a precise one. arch's SPA and StepM (8.0) take the maximum of the raw mean differences
-    whatever their ``studentize`` flag (it only scales the threshold of the consistent p-value), so each loss
-    differential ``dk = benchmark − model k`` is divided here by its ω̂k (:func:`long_run_variance`, the same
-    estimator arch uses) and arch gets the benchmark's loss as 0 and the model's as −dk/ω̂k: its statistic, its
-    bootstrap, its threshold (now on the studentised scale, as Hansen's) and StepM's steps are then Hansen's.
+    Hansen's statistic is studentised and floored, ``T = max(max_k √n d̄k / ω̂k, 0)``, so that a noisy model does
+    not set the null distribution for a precise one. arch's SPA and StepM (8.0) take the maximum of the raw mean
+    differences whatever their ``studentize`` flag (it only scales the threshold of the consistent p-value), and
+    without the floor. So each loss differential ``dk = benchmark − model k`` is divided here by its ω̂k
+    (:func:`long_run_variance`, the estimator arch uses) and arch gets the benchmark's loss as 0 and the models'
+    as −dk/ω̂k: its statistic, bootstrap and threshold (on the studentised scale, as Hansen's) and StepM's steps
+    are then Hansen's. The floor: when no model's mean beats the benchmark, T = 0 and every bootstrap T* ≥ 0, so
+    p = P(T* ≥ T) = 1 (arch would give P(max Z* > max_k t_k), below 1, for a maximum below 0); above 0 the floor
+    changes nothing.
     """
     from arch.bootstrap import SPA, StepM
 
     kw = {"block_size": max(1, int(round(block))), "reps": reps, "bootstrap": "stationary"}
+    names = [str(m) for m in model_losses.columns]
     d = np.asarray(benchmark_losses, dtype=np.float64)[:, None] - model_losses.to_numpy(np.float64)
     omega = np.sqrt(np.maximum(long_run_variance(d, kw["block_size"]), 0.0))
-    scaled = model_losses.copy(deep=True)
-    scaled.iloc[:, :] = -d / np.where(omega > TINY_SD, omega, 1.0)  # a model equal to the benchmark stays 0
-    zero = np.zeros(len(d))
-    spa = SPA(zero, scaled, seed=seed, **kw)
+    t = d / np.where(omega > TINY_SD, omega, 1.0)  # studentised differentials, > 0 where a model beats; 0 if equal
+    if not (t.mean(axis=0) > 0).any():  # T = 0: nothing beats the benchmark on these days
+        return SPAResult(benchmark, 1.0, 1.0, 1.0, len(names), ())
+    zero, losses = np.zeros(len(d)), pd.DataFrame(-t, columns=range(len(names)))  # arch: 0 − (−t) = t
+    spa = SPA(zero, losses, seed=seed, **kw)
     spa.compute()
-    step = StepM(zero, scaled, size=alpha, seed=seed, **kw)
+    step = StepM(zero, losses, size=alpha, seed=seed, **kw)
     step.compute()
     pv = spa.pvalues
     return SPAResult(
         benchmark=benchmark, p_value=float(pv["consistent"]), p_lower=float(pv["lower"]),
-        p_upper=float(pv["upper"]), n_models=model_losses.shape[1],
-        superior=tuple(str(m) for m in step.superior_models),
+        p_upper=float(pv["upper"]), n_models=len(names),
+        superior=tuple(names[int(m)] for m in step.superior_models),
     )  # fmt: skip
 
 

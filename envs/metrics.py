@@ -161,7 +161,7 @@ def expected_max_sharpe(n_trials: float, var_sharpe: float) -> float:
     ``SR0 = sqrt(V) · ((1 - γ) Φ⁻¹(1 - 1/N) + γ Φ⁻¹(1 - 1/(N e)))``, γ the Euler–Mascheroni constant
     (Bailey & López de Prado 2014, eq. 2 of "The Deflated Sharpe Ratio", J. Portfolio Management 40(5)).
     ``n_trials`` may be fractional (an effective number of trials, see :func:`effective_trials`). The formula is
-    an approximation for large N: below N ≈ 1.29 it turns negative (-∞ as N → 1), where the maximum of N ≥ 1 null
+    an approximation for large N: below N ≈ 1.28 it turns negative (-∞ as N → 1), where the maximum of N ≥ 1 null
     trials is at least the one trial's expectation, 0; so it is floored at 0.
     """
     if n_trials <= 1:

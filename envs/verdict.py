@@ -68,8 +68,8 @@ class VerdictConfig:
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1 or not 0 < self.mcs_alpha < 1:
             raise ValueError("alpha and mcs_alpha must be in (0, 1)")
-        if self.reps < 10:
-            raise ValueError("reps must be >= 10")
+        if self.reps < 10 or self.alpha * (self.reps + 1) <= 1:
+            raise ValueError(f"reps must be >= 10 and above 1/alpha - 1 ({1 / self.alpha - 1:g}) for any p < alpha")
         if self.pbo_blocks < 2 or self.pbo_blocks % 2:
             raise ValueError("pbo_blocks must be an even number >= 2")
         if self.block_size is not None and self.block_size < 1:

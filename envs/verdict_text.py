@@ -23,7 +23,7 @@ def _p(p: float) -> str:
     threshold is, so that 0.048 and 0.052 do not both read 0.05."""
     if not math.isfinite(p):
         return "= n/a"
-    return "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.1 else f"= {p:.2f}"
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.0995 else f"= {p:.2f}"  # 0.0996 reads 0.10, not 0.100
 
 
 def _cost(c: float) -> str:

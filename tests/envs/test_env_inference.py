@@ -57,6 +57,11 @@ def test_bootstrap_estimate_centres_the_p_value_on_the_null():
     assert (est.ci_low, est.ci_high) == pytest.approx((1.0 - 4.5, 1.0 + 4.5))
     assert inf.bootstrap_estimate(4.0, 4.0 + dev, 0.2, "m").p_value == pytest.approx(3 / 11)  # only ±4.5
     assert inf.bootstrap_estimate(4.6, 4.6 + dev, 0.2, "m").p_value == pytest.approx(1 / 11)  # none: [0.1, 9.1]
+    # 19 replicates cannot give p < 0.05 (the smallest is 1/20): an interval of them would contradict p
+    with pytest.raises(ValueError, match="19 replicates cannot give p < 0.05: need more than 19"):
+        inf.bootstrap_estimate(1.0, np.linspace(0.9, 1.1, 19), 0.05, "")
+    twenty = inf.bootstrap_estimate(1.0, np.linspace(0.9, 1.1, 20), 0.05, "")
+    assert twenty.p_value == pytest.approx(1 / 21) and twenty.ci_low > 0
 
 
 def test_the_bootstrap_interval_leaves_out_zero_exactly_when_p_is_below_alpha():
@@ -175,6 +180,26 @@ def test_spa_is_studentised_so_a_noisy_model_does_not_hide_a_precise_one():
     same = inf.spa_stepm(bench, twins, alpha=0.05, reps=500, block=1.0, seed=0)
     expect = tuple(raw.pvalues[["consistent", "lower", "upper"]])
     assert (same.p_value, same.p_lower, same.p_upper) == pytest.approx(expect)
+
+
+def test_spa_is_floored_at_zero_so_models_that_all_trail_give_p_one():
+    """Hansen's T = max(max_k t_k, 0): when every model trails the benchmark T = 0 and p = P(T* >= 0) = 1; arch's
+    unfloored p compares the bootstrap maximum with the best (negative) t and comes out below 1. A model equal to
+    the benchmark, or integer losses, are no error."""
+    rng = np.random.default_rng(5)
+    bench = rng.standard_normal(800)
+    trail = pd.DataFrame({"a": bench + 0.1 + rng.standard_normal(800), "b": bench + 0.3 + rng.standard_normal(800)})
+    got = inf.spa_stepm(bench, trail, alpha=0.05, reps=300, block=1.0, seed=0)
+    assert (got.p_value, got.p_lower, got.p_upper, got.superior, got.n_models) == (1.0, 1.0, 1.0, (), 2)
+    from arch.bootstrap import SPA
+
+    raw = SPA(bench, trail, block_size=1, reps=300, seed=0, bootstrap="stationary")
+    raw.compute()
+    assert raw.pvalues["consistent"] < 1.0  # what the floor changes
+    same = inf.spa_stepm(bench, pd.DataFrame({"bh": bench}), alpha=0.05, reps=50, block=1.0, seed=0)
+    assert same.p_value == 1.0
+    ints = np.arange(100) % 7
+    assert inf.spa_stepm(ints, pd.DataFrame({"x": (ints + 3) % 7}), 0.05, 50, 1.0, 0).n_models == 1
 
 
 def test_spa_and_stepm_find_a_planted_edge_and_nothing_in_noise():

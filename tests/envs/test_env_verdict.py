@@ -349,6 +349,9 @@ def test_a_gap_significant_over_days_but_not_over_seeds_after_holm_is_no_evidenc
     assert claim.startswith("evidence of a higher Sharpe ratio for ppo/lvae")
     # the other way round: the seeds agree after Holm, the days do not; it was "nominal p < 0.05, not significant
     # after Holm's correction", as if no test had passed it
+    from envs.verdict_text import _p
+
+    assert (_p(0.0996), _p(0.0994), _p(0.048), _p(0.0004)) == ("= 0.10", "= 0.099", "= 0.048", "< 0.001")
     seeds_only = conclusion(comp("sharpe", 0.01, 0.16), None, comp("sharpe_over_seeds", 0.001, 0.016), 0.05, 16)
     assert seeds_only.startswith("significant across seeds (Holm p = 0.016) but not over days (Holm p = 0.16)")
     assert seeds_only.endswith("no evidence either way")
