@@ -573,14 +573,14 @@ def read_file(
 def combine(parts: Sequence[TickerBars]) -> tuple[pd.DataFrame, list[Note]]:
     """One bars frame of the tickers read, keeping the optional fields every ticker carries; notes for
     the columns some files carry and others lack, and for columns no reader used."""
-    notes = [n for p in parts for n in p.notes if n.kind != "reversed"]
-    reversed_ = [p.file for p in parts if any(n.kind == "reversed" for n in p.notes)]
-    if len(reversed_) == 1:
-        notes.append(next(n for p in parts for n in p.notes if n.kind == "reversed"))
-    elif reversed_:
-        shown = ", ".join(reversed_[:3]) + (f" and {len(reversed_) - 3} more" if len(reversed_) > 3 else "")
-        notes.append(Note("reversed", f"{len(reversed_)} files list their dates in descending order ({shown}); "
-                                      "read oldest first"))  # fmt: skip
+    # the files read newest first come first (that is where reading them began), as one note when there are several
+    notes = [n for p in parts for n in p.notes if n.kind == "reversed"]
+    if len(notes) > 1:
+        files = [p.file for p in parts if any(n.kind == "reversed" for n in p.notes)]
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        notes = [Note("reversed", f"{len(files)} files list their dates in descending order ({shown}); read oldest "
+                                  "first")]  # fmt: skip
+    notes += [n for p in parts for n in p.notes if n.kind != "reversed"]
     by_columns: dict[tuple[str, ...], list[str]] = {}
     for p in parts:
         if p.unused:
