@@ -101,7 +101,8 @@ class Comparison:
     a: str
     b: str
     cost_bps: float
-    metric: str  # "sharpe" (annualised, over days), "sharpe_over_seeds" or "mean_daily_net_return" (per day)
+    metric: str  # "sharpe" (annualised, over days), "sharpe_over_seeds", "mean_daily_net_return" (per day, over
+    # days) or "mean_return_over_seeds" (each seed's mean daily net return over the test days)
     mean_diff: float
     ci_low: float
     ci_high: float
@@ -258,8 +259,11 @@ def _comparisons(panel: Panel, boots: dict, cfg: VerdictConfig, block: float) ->
             seeds = inf.seed_t_test(sr_a, sr_b, cfg.alpha)
             if seeds is not None:
                 raw.append({**common, "metric": "sharpe_over_seeds", "est": seeds})
+            mean_seeds = inf.seed_t_test(sa.excess.mean(axis=1), sb.excess.mean(axis=1), cfg.alpha)
+            if mean_seeds is not None:
+                raw.append({**common, "metric": "mean_return_over_seeds", "est": mean_seeds})
     out = []
-    for metric in ("sharpe", "sharpe_over_seeds", "mean_daily_net_return"):
+    for metric in ("sharpe", "sharpe_over_seeds", "mean_daily_net_return", "mean_return_over_seeds"):
         mine = [r for r in raw if r["metric"] == metric]
         adjusted = inf.holm([r["est"].p_value for r in mine])
         for r, p_adj in zip(mine, adjusted, strict=True):

@@ -34,35 +34,56 @@ def _n(k: int, what: str) -> str:
     return f"{k} {what}" if k == 1 else f"{k} {what}s"
 
 
-def conclusion(sharpe: Comparison, mean: Comparison | None, seeds: Comparison | None, alpha: float, k: int) -> str:
+def conclusion(
+    sharpe: Comparison,
+    mean: Comparison | None,
+    seeds: Comparison | None,
+    alpha: float,
+    k: int,
+    mean_seeds: Comparison | None = None,
+) -> str:
     """What the paired tests of one (a, b, cost) support, in words.
 
-    A claim needs the Holm-adjusted p-value over days (bootstrap for the Sharpe ratio, HAC for the mean
-    return) below ``alpha`` and, when there are seeds to compare, the Holm-adjusted t-test over seeds too,
-    with the same sign.
+    A claim about a metric needs its Holm-adjusted p-value over days (bootstrap for the Sharpe ratio, HAC for
+    the mean return) below ``alpha`` and, when there are seeds to compare, the Holm-adjusted t-test over seeds
+    of the same metric (``seeds`` for the Sharpe ratio, ``mean_seeds`` for the mean return) too, with the same
+    sign. A metric without its own seed test (``mean_seeds`` None while ``seeds`` is not) makes no claim across
+    seeds.
     """
-    seed_ok = seeds is None or seeds.p_holm < alpha
-    found = []
-    for test, name in ((sharpe, "Sharpe ratio"), (mean, "mean net return")):
+    over_seeds = seeds is not None or mean_seeds is not None
+    found, unsupported = [], []
+    for test, by_seed, name in ((sharpe, seeds, "Sharpe ratio"), (mean, mean_seeds, "mean net return")):
         if test is None or test.p_holm >= alpha:
             continue
-        same_sign = seeds is None or (seeds.mean_diff > 0) == (test.mean_diff > 0)
-        if seed_ok and same_sign:
+        if not over_seeds or (by_seed is not None and by_seed.p_holm < alpha
+                              and (by_seed.mean_diff > 0) == (test.mean_diff > 0)):  # fmt: skip
             found.append(f"a {'higher' if test.mean_diff > 0 else 'lower'} {name}")
         else:
-            return (f"significant over days but not across seeds (n = {seeds.n_seeds}, t-test p {_p(seeds.p_value)}, "
-                    f"Holm p {_p(seeds.p_holm)}): seed noise could explain it — no evidence either way")  # fmt: skip
+            unsupported.append((name, by_seed))
     if found:
-        over = "over days" if seeds is None else "over days and seeds"
-        return f"evidence of {' and '.join(found)} for {sharpe.a} (Holm-adjusted, {over})"
-    if seeds is not None and seeds.p_holm < alpha:  # the seeds agree, the days do not
+        over = "over days and seeds" if over_seeds else "over days"
+        text = f"evidence of {' and '.join(found)} for {sharpe.a} (Holm-adjusted, {over})"
+        for name, by_seed in unsupported:
+            text += f"; its {name} is significant over days but not across seeds ({_seed_p(by_seed)})"
+        return text
+    if unsupported:
+        return (f"significant over days but not across seeds ({_seed_p(unsupported[0][1])}): seed noise could "
+                "explain it — no evidence either way")  # fmt: skip
+    agree = [t.p_holm for t in (seeds, mean_seeds) if t is not None and t.p_holm < alpha]
+    if agree:  # the seeds agree, the days do not
         days = min(t.p_holm for t in (sharpe, mean) if t is not None)
-        return (f"significant across seeds (Holm p {_p(seeds.p_holm)}) but not over days (Holm p {_p(days)}): the "
+        return (f"significant across seeds (Holm p {_p(min(agree))}) but not over days (Holm p {_p(days)}): the "
                 "seeds agree on these test days, which could be luck — no evidence either way")  # fmt: skip
-    raw = min(t.p_value for t in (sharpe, mean, seeds) if t is not None)
+    raw = min(t.p_value for t in (sharpe, mean, seeds, mean_seeds) if t is not None)
     if raw < alpha:
         return f"nominal p < {alpha:g}, not significant after Holm's correction over {k}: no evidence either way"
     return "no evidence either way"
+
+
+def _seed_p(t: Comparison | None) -> str:
+    if t is None:
+        return "no test over seeds"
+    return f"n = {t.n_seeds}, t-test p {_p(t.p_value)}, Holm p {_p(t.p_holm)}"
 
 
 def comparison_paragraphs(v: Verdict) -> list[str]:
@@ -70,9 +91,11 @@ def comparison_paragraphs(v: Verdict) -> list[str]:
     sharpe = [c for c in v.comparisons if c.metric == "sharpe"]
     means = {(c.a, c.b, c.cost_bps): c for c in v.comparisons if c.metric == "mean_daily_net_return"}
     by_seed = {(c.a, c.b, c.cost_bps): c for c in v.comparisons if c.metric == "sharpe_over_seeds"}
+    mean_by_seed = {(c.a, c.b, c.cost_bps): c for c in v.comparisons if c.metric == "mean_return_over_seeds"}
     lines = []
     for c in sharpe:
-        m, sd = means.get((c.a, c.b, c.cost_bps)), by_seed.get((c.a, c.b, c.cost_bps))
+        key = (c.a, c.b, c.cost_bps)
+        m, sd, msd = means.get(key), by_seed.get(key), mean_by_seed.get(key)
         seeds = _n(c.n_seeds, "seed") + ("" if c.n_seeds_b == c.n_seeds else f" (vs {c.n_seeds_b})")
         text = (
             f"{c.a} vs {c.b} at {_cost(c.cost_bps)}: mean Sharpe difference {_f(c.mean_diff)} "
@@ -86,8 +109,10 @@ def comparison_paragraphs(v: Verdict) -> list[str]:
                 f"; mean net return difference {_f(m.mean_diff * y, '{:+.1f}')} %/yr "
                 f"[{_f(m.ci_low * y, '{:+.1f}')}, {_f(m.ci_high * y, '{:+.1f}')}], HAC p {_p(m.p_value)}"
             )
+            if msd is not None:
+                text += f", over seeds t-test p {_p(msd.p_value)}"
         text += f"; over {_n(c.n_folds, 'fold')} × {seeds}, {c.n_days} days — "
-        lines.append(text + conclusion(c, m, sd, v.config.alpha, len(sharpe)) + ".")
+        lines.append(text + conclusion(c, m, sd, v.config.alpha, len(sharpe), msd) + ".")
     return lines
 
 
@@ -204,12 +229,13 @@ def probe_paragraph(v: Verdict) -> str | None:
 
 def _claims(v: Verdict, c: Comparison) -> bool:
     """Whether the paragraph of ``c``'s (a, b, cost) makes a claim about ``c``'s metric."""
-    if c.metric == "sharpe_over_seeds":
+    if c.metric.endswith("_over_seeds"):
         return False
     same = {x.metric: x for x in v.comparisons if (x.a, x.b, x.cost_bps) == (c.a, c.b, c.cost_bps)}
     text = conclusion(same["sharpe"], same.get("mean_daily_net_return"), same.get("sharpe_over_seeds"),
-                      v.config.alpha, 1)  # fmt: skip
-    return text.startswith("evidence") and ("Sharpe" if c.metric == "sharpe" else "mean net return") in text
+                      v.config.alpha, 1, same.get("mean_return_over_seeds"))  # fmt: skip
+    claimed = text.split(" (Holm-adjusted")[0]
+    return text.startswith("evidence") and ("Sharpe" if c.metric == "sharpe" else "mean net return") in claimed
 
 
 def bottom_line(v: Verdict) -> str:

@@ -44,7 +44,7 @@ def test_a_planted_edge_is_found_by_every_test(planted):
     _, v = planted
     for b in ("ppo/vae", "ppo/pca", "ppo/raw", "buy_and_hold"):
         for cost in (0.0, 5.0):
-            for metric in ("sharpe", "sharpe_over_seeds", "mean_daily_net_return"):
+            for metric in ("sharpe", "sharpe_over_seeds", "mean_daily_net_return", "mean_return_over_seeds"):
                 c = _get(v, "ppo/lvae", b, cost, metric)
                 assert c.p_holm < 0.05 and c.ci_low > 0, (b, cost, metric)
     mean = _get(v, "ppo/lvae", "ppo/vae", 5.0, "mean_daily_net_return")
@@ -355,6 +355,32 @@ def test_a_gap_significant_over_days_but_not_over_seeds_after_holm_is_no_evidenc
     seeds_only = conclusion(comp("sharpe", 0.01, 0.16), None, comp("sharpe_over_seeds", 0.001, 0.016), 0.05, 16)
     assert seeds_only.startswith("significant across seeds (Holm p = 0.016) but not over days (Holm p = 0.16)")
     assert seeds_only.endswith("no evidence either way")
+
+
+def test_a_mean_return_claim_needs_its_own_test_over_seeds():
+    from envs.verdict import Comparison
+    from envs.verdict_text import conclusion
+
+    def comp(metric, p_holm, diff=1.2):
+        return Comparison("ppo/lvae", "ppo/pca", 5.0, metric, diff, 0.6, 1.9, p_holm / 4, p_holm, "m", 18, 5, 5, 4531)
+
+    days, mean = comp("sharpe", 0.01), comp("mean_daily_net_return", 0.01)
+    both = conclusion(days, mean, comp("sharpe_over_seeds", 0.01), 0.05, 16, comp("mean_return_over_seeds", 0.02))
+    assert both == ("evidence of a higher Sharpe ratio and a higher mean net return for ppo/lvae "
+                    "(Holm-adjusted, over days and seeds)")  # fmt: skip
+    # the seeds agree on the Sharpe ratio but not on the mean return: it was a claim on both, the mean return
+    # borrowing the Sharpe ratio's test over seeds
+    split = conclusion(days, mean, comp("sharpe_over_seeds", 0.01), 0.05, 16, comp("mean_return_over_seeds", 0.2))
+    assert split.startswith("evidence of a higher Sharpe ratio for ppo/lvae (Holm-adjusted, over days and seeds); "
+                            "its mean net return is significant over days but not across seeds (n = 5")  # fmt: skip
+    assert "Holm p = 0.20)" in split
+    # the seed means point the other way: no claim on the mean return
+    flipped = conclusion(days, mean, comp("sharpe_over_seeds", 0.01), 0.05, 16,
+                         comp("mean_return_over_seeds", 0.01, diff=-1.0))  # fmt: skip
+    assert "a higher mean net return" not in flipped.split(";")[0]
+    # no seed test of the mean return where the Sharpe ratio has one: no claim across seeds for it
+    alone = conclusion(comp("sharpe", 0.2), mean, comp("sharpe_over_seeds", 0.01), 0.05, 16, None)
+    assert alone.startswith("significant over days but not across seeds (no test over seeds)")
 
 
 def test_recorded_looks_count_the_checkpoints_a_training_run_took():
