@@ -86,6 +86,16 @@ def _read_run(folder: Path) -> tuple[dict[str, dict], dict[str, np.ndarray], dic
     return results, {name: np.load(folder / name / "log_likelihood.npy") for name in results}, None
 
 
+def _train_seconds(r: dict) -> float:
+    """A model's main-stage training time over every call that trained it (a resumed run's whole time), where the
+    results carry it; else the last call's."""
+    return float(r.get("stage_timing", {}).get("main", {}).get("seconds", r["train_seconds"]))
+
+
+def _ms_per_step(r: dict) -> str:
+    return f"{r['ms_per_group_step']:.2f}"
+
+
 def section(results: dict[str, dict], comparison: dict | None, timing: dict | None, command: str, runs: int = 1) -> str:
     r0 = next(iter(results.values()))
     cfg = r0["config"]
@@ -116,15 +126,19 @@ def section(results: dict[str, dict], comparison: dict | None, timing: dict | No
                 f"{r0['train_seconds'] / 60:.1f} min"
                 if runs == 1
                 else f"The {len(results)} models trained in {runs} runs, each one group, on {r0['device']} in "
-                + " / ".join(sorted({f"{r['train_seconds'] / 60:.1f}" for r in results.values()}))
-                + " min"
+                + " / ".join(f"{_train_seconds(r) / 60:.1f}" for r in results.values())
+                + " min (in the order of the table)"
             )
             + (
                 f" over {r0['legs']} legs, each resuming the previous leg's checkpoints"
                 if r0.get("legs", 1) > 1
                 else ""
             )
-            + f" ({r0['ms_per_group_step']:.2f} ms per group step). "
+            + (
+                f" ({r0['ms_per_group_step']:.2f} ms per group step). "
+                if runs == 1
+                else f" ({' / '.join(_ms_per_step(r) for r in results.values())} ms per group step). "
+            )
         )
     lines = [
         f"Budget: {r0['epochs']} epochs (warm-up over the first {r0['warmup_epochs']}){stage}, batch 256, preset "

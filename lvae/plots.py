@@ -14,17 +14,39 @@ from lvae.train import History  # noqa: E402
 
 
 def learning_curves(history: History, path: Path) -> None:
+    """Train and test ELBO by epoch, with β; the right panel zooms in on the epochs after warm-up, where a long
+    run's train-test gap opens, and marks the epoch of the best test ELBO (shown, not used to pick a model)."""
     epochs = np.arange(1, history.epochs_done + 1)
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.5))
-    ax.plot(epochs, history.elbo, label="train ELBO")
+    train = np.asarray(history.elbo, dtype=float)
     valid = np.asarray(history.valid_elbo, dtype=float)
     ok = np.isfinite(valid)
+    style = "o-" if ok.sum() <= 60 else "-"  # a marker per evaluation only while they can be told apart
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.5))
+    ax.plot(epochs, train, label="train ELBO")
     if ok.any():
-        ax.plot(epochs[ok], valid[ok], "o-", label="test ELBO")
+        ax.plot(epochs[ok], valid[ok], style, label="test ELBO")
     ax.set(xlabel="epoch", ylabel="nats", title="ELBO")
-    ax.legend()
-    bx.plot(epochs, history.beta)
-    bx.set(xlabel="epoch", ylabel="β", title="warm-up")
+    beta = ax.twinx()
+    beta.plot(epochs, history.beta, ":", color="grey", label="β (warm-up)")
+    beta.set(ylabel="β", ylim=(0, 1.05))
+    lines = ax.get_legend_handles_labels()[0] + beta.get_legend_handles_labels()[0]
+    ax.legend(lines, [h.get_label() for h in lines], loc="lower right")
+    done = np.asarray(history.beta, dtype=float) >= 1.0
+    start = int(np.argmax(done)) if done.any() else 0
+    start = max(start, len(epochs) // 10)  # no warm-up: leave out the first tenth, the steep start
+    after = epochs > start
+    if after.sum() >= 2:
+        bx.plot(epochs[after], train[after], label="train ELBO")
+        late = after & ok
+        if late.any():
+            bx.plot(epochs[late], valid[late], style, label="test ELBO")
+            best = int(np.flatnonzero(late)[np.argmax(valid[late])])
+            bx.plot(epochs[best], valid[best], "k*", ms=10,
+                    label=f"best test ELBO {valid[best]:.2f} (epoch {epochs[best]})")  # fmt: skip
+            bx.plot(epochs[late][-1], valid[late][-1], "kx", ms=8,
+                    label=f"last {valid[late][-1]:.2f} (epoch {epochs[late][-1]})")  # fmt: skip
+        bx.legend(loc="best", fontsize="small")
+    bx.set(xlabel="epoch", ylabel="nats", title=f"after epoch {start}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

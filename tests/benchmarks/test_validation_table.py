@@ -91,3 +91,27 @@ def test_a_run_scored_before_results_carried_stage_times_reads_them_from_its_his
     assert "the main stage in 3.0 min (45000.00 ms per group step), the finetuning in 0.2 min" in text
     assert "then 1 finetuning epochs (β = 1, lr decayed by 0.99 an epoch, training bound IW=10)" in text
     assert "| LVAE 5-layer | 0 | 2 + 1 |" in text
+
+
+def test_runs_that_were_resumed_report_their_whole_training_time(tmp_path):
+    # one model per run, each resumed once: train_seconds is the last call's, stage_timing sums every call
+    folders = []
+    for model, whole, ms in (("lvae", 600.0, 49.39), ("vae", 1200.0, 47.12)):
+        folder = tmp_path / f"run-{model}"
+        (folder / f"{model}-s0").mkdir(parents=True)
+        r = {
+            "dataset": "omniglot", "model": model, "seed": 0, "layers": 5, "epochs": 2000, "warmup_epochs": 200,
+            "finetune_epochs": 0, "iw_train": 1, "preset": "paper", "kl": "sample", "iw_samples": 5000,
+            "iw_subset": "random 3 of 3", "test_examples": 3, "train_examples": 512, "group_size": 1,
+            "train_seconds": 60.0, "ms_per_group_step": ms, "stage_timing": {"main": {"seconds": whole,
+            "ms_per_group_step": ms}}, "test_log_likelihood": -100.0, "test_log_likelihood_stderr": 1.0,
+            "test_elbo": -110.0, "kl_per_layer": [1.0] * 5, "active_units": [1] * 5, "latent_dims": [64, 32, 16, 8, 4],
+            "device": "CPU", "machine": "m", "torch": "t", "config": {"data_seed": 0},
+        }  # fmt: skip
+        (folder / f"{model}-s0" / "results.json").write_text(json.dumps(r))
+        np.save(folder / f"{model}-s0" / "log_likelihood.npy", np.array([-100.0, -101.0, -99.0]))
+        folders.append(folder)
+    results, comparison, timing = load_runs(folders)
+    text = section(results, comparison, timing, "cmd", runs=2)
+    assert "trained in 2 runs, each one group, on CPU in 10.0 / 20.0 min (in the order of the table)" in text
+    assert "(49.39 / 47.12 ms per group step)" in text
