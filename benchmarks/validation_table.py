@@ -43,8 +43,9 @@ def load_runs(folders: list[Path]) -> tuple[dict[str, dict], dict | None, dict |
         timing = their_timing if i == 0 else timing
     keys = ("dataset", "epochs", "warmup_epochs", "preset", "kl", "iw_samples", "iw_subset", "finetune_epochs",
             "iw_train")  # fmt: skip
-    if len({tuple(r.get(k) for k in keys) for r in results.values()}) > 1:
-        raise SystemExit(f"error: the runs differ in their protocol ({', '.join(keys)}); one table holds one")
+    protocols = {(*(r.get(k) for k in keys), _lr(r)) for r in results.values()}
+    if len(protocols) > 1:
+        raise SystemExit(f"error: the runs differ in their protocol ({', '.join(keys)}, lr); one table holds one")
     by_kind = {k: {r["seed"]: lls[n] for n, r in results.items() if r["model"] == k} for k in ("lvae", "vae")}
     if not (by_kind["lvae"] and by_kind["vae"]):
         return results, None, timing
@@ -84,6 +85,11 @@ def _read_run(folder: Path) -> tuple[dict[str, dict], dict[str, np.ndarray], dic
                 stage: stage_timing(h["seconds"], r.get("group_size", 1), steps) for stage, h in stages.items() if h
             }
     return results, {name: np.load(folder / name / "log_likelihood.npy") for name in results}, None
+
+
+def _lr(r: dict) -> float | None:
+    """The main stage's learning rate where the run chose one (``--lr``); None: the preset's."""
+    return r.get("config", {}).get("lr") or None
 
 
 def _train_seconds(r: dict) -> float:
@@ -142,7 +148,8 @@ def section(results: dict[str, dict], comparison: dict | None, timing: dict | No
         )
     lines = [
         f"Budget: {r0['epochs']} epochs (warm-up over the first {r0['warmup_epochs']}){stage}, batch 256, preset "
-        f"'{r0['preset']}', KL estimator '{r0['kl']}', dynamic binarisation; the paper trained 2000 epochs with "
+        f"'{r0['preset']}'" + (f" with lr {_lr(r0):g}" if _lr(r0) else "") + f", KL estimator '{r0['kl']}', "
+        "dynamic binarisation; the paper trained 2000 epochs with "
         f"warm-up over 200. "
         + trained
         + f"L{r0['iw_samples']} on "

@@ -73,6 +73,9 @@ class ValidateConfig:
     """'paper': the paper's model with PyTorch defaults where it is silent (lr 1e-3, norm clip 100, batch norm in
     the MLPs); 'original': the original code's choices (batch norm on the Gaussian heads, Glorot-normal weights,
     the Bernoulli mean clipped to [1e-5, 1 − 1e-5], lr 2e-3, norm clip 4 then ±0.9 per element)."""
+    lr: float = 0.0
+    """Adam learning rate of the main stage (0: the preset's, 1e-3 'paper' and 2e-3 'original'; the paper does not
+    state one, and the original code's README commands use 2e-4). The finetuning stage starts from it."""
     kl: Literal["analytic", "sample"] = "sample"
     """KL estimator of the training ELBO; a comparison of LVAE and VAE needs 'sample' (the VAE has no closed form
     below its top layer; the original code sampled at every layer)."""
@@ -140,6 +143,8 @@ class ValidateConfig:
             raise ValueError("finetune_epochs must be >= 0 and finetune_lr_decay in (0, 1]")
         if self.checkpoint_every < 1:
             raise ValueError("checkpoint_every must be >= 1")
+        if not self.lr >= 0:
+            raise ValueError(f"lr must be > 0 (or 0 for the preset's), got {self.lr}")
         self.train_config(None)  # the training settings' own checks (epochs, device), before anything is written
 
     def model_config(self, ds: ImageDataset) -> LVAEConfig:
@@ -161,6 +166,7 @@ class ValidateConfig:
             base,
             epochs=self.epochs,
             warmup_epochs=self.warmup_epochs,
+            lr=self.lr or base.lr,
             dynamic_binarize=ds.dynamic_binarize if ds is not None else base.dynamic_binarize,
             num_threads=self.threads,
             device=self.device,
@@ -523,6 +529,7 @@ def parse_args(argv: list[str] | None = None) -> ValidateConfig:
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs)
     p.add_argument("--preset", choices=PRESETS, default=d.preset, help="paper defaults or the original code's")
+    p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (default: the preset's)")
     p.add_argument("--kl", choices=("analytic", "sample"), default=d.kl, help="KL estimator of the training ELBO")
     p.add_argument("--no-batch-norm", action="store_true", help="switch batch normalisation off")
     p.add_argument("--finetune-epochs", type=int, default=d.finetune_epochs, help="finetuning stage (β = 1)")
@@ -552,6 +559,7 @@ def parse_args(argv: list[str] | None = None) -> ValidateConfig:
             epochs=a.epochs,
             warmup_epochs=a.warmup_epochs,
             preset=a.preset,
+            lr=a.lr,
             kl=a.kl,
             batch_norm=not a.no_batch_norm,
             finetune_epochs=a.finetune_epochs,

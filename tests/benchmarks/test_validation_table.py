@@ -115,3 +115,16 @@ def test_runs_that_were_resumed_report_their_whole_training_time(tmp_path):
     text = section(results, comparison, timing, "cmd", runs=2)
     assert "trained in 2 runs, each one group, on CPU in 10.0 / 20.0 min (in the order of the table)" in text
     assert "(49.39 / 47.12 ms per group step)" in text
+
+
+def test_runs_at_another_learning_rate_are_another_protocol(tmp_path):
+    a, b = _split_by_seed(tmp_path)
+    summary = json.loads((b / "summary.json").read_text())
+    for r in summary["results"].values():
+        r["config"]["lr"] = 2e-4
+    (b / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(SystemExit, match=r"differ in their protocol \(.*, lr\)"):
+        load_runs([a, b])
+    results, comparison, timing = load_runs([b])
+    assert "preset 'paper' with lr 0.0002, KL estimator" in section(results, comparison, timing, "cmd")
+    assert "preset 'paper', KL estimator" in section(*load_runs([a]), "cmd")

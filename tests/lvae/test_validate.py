@@ -138,3 +138,19 @@ def test_the_original_preset_is_the_original_codes_settings():
     assert (t.lr, t.grad_clip, t.clip_value) == (2e-3, 4.0, 0.9)
     paper = ValidateConfig(kl="sample").model_config(ds)
     assert (paper.head_batch_norm, paper.init, paper.output_eps) == (False, "torch", 0.0)
+
+
+def test_a_learning_rate_given_replaces_the_presets_in_both_stages():
+    assert ValidateConfig().train_config(None).lr == 1e-3
+    assert ValidateConfig(preset="original").train_config(None).lr == 2e-3
+    cfg = parse_args(["--lr", "2e-4", "--preset", "original", "--finetune-epochs", "3"])
+    assert cfg.lr == 2e-4 and cfg.train_config(None).lr == 2e-4
+    assert cfg.train_config(None).clip_value == 0.9  # the rest of the preset stays
+    from types import SimpleNamespace
+
+    ds = SimpleNamespace(train_x=np.zeros((4, 784), np.float32), likelihood="bernoulli", dynamic_binarize=True)
+    assert cfg.finetune_config(ds).lr == 2e-4
+    with pytest.raises(InputError, match=r"lr must be > 0 \(or 0 for the preset's\), got -0.001"):
+        parse_args(["--lr=-1e-3"])
+    with pytest.raises(InputError, match="lr must be > 0"):
+        parse_args(["--lr", "nan"])
