@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -79,7 +80,15 @@ def latent_pca(
     The legend names each colour: ``label_names`` (e.g. {0: "train", 1: "valid"}), else the label itself."""
     fig, axes = plt.subplots(1, len(latents), figsize=(3.2 * len(latents), 3.6), squeeze=False)
     classes = np.unique(labels)
-    colors = plt.get_cmap("tab10")
+    # up to 20 classes, one listed colour each; more (OMNIGLOT's 50 alphabets) would repeat a palette's colours,
+    # so they take a continuous map by class index, and a colour bar in place of the legend
+    listed = len(classes) <= 20
+    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20" if listed else "turbo")
+    rank = {int(c): k for k, c in enumerate(classes)}
+
+    def colour(c: int) -> Any:
+        return cmap(rank[c]) if listed else cmap(rank[c] / max(len(classes) - 1, 1))
+
     for i, (z, ax) in enumerate(zip(latents, axes[0], strict=True)):
         zc = z - z.mean(0)
         _, sv, vt = np.linalg.svd(zc, full_matrices=False)
@@ -87,16 +96,30 @@ def latent_pca(
         if pcs.shape[1] == 1:
             pcs = np.column_stack([pcs[:, 0], np.zeros(len(pcs))])
         share = sv**2 / max(float(np.sum(sv**2)), 1e-12)
-        for c in classes:
-            name = (label_names or {}).get(int(c), str(c))
-            ax.scatter(*pcs[labels == c].T, s=2, color=colors(int(c) % 10), label=name)
+        if listed:
+            for c in classes:
+                name = (label_names or {}).get(int(c), str(c))
+                ax.scatter(*pcs[labels == c].T, s=2, color=colour(int(c)), label=name)
+        else:  # one scatter in a seeded random order, so that no class is drawn over all the others
+            order = np.random.default_rng(0).permutation(len(pcs))
+            ax.scatter(*pcs[order].T, s=2, color=[colour(int(c)) for c in labels[order]])
         ax.set(title=f"z{i + 1} ({z.shape[1]} units)", xticks=[], yticks=[])
         ax.set_xlabel(f"PC 1 ({share[0]:.0%} of variance)", fontsize=8)
         ax.set_ylabel(f"PC 2 ({share[1] if len(share) > 1 else 0:.0%})", fontsize=8)
     fig.suptitle(f"PCA of each layer's {what}", fontsize=9)
-    handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=min(len(names), 10), markerscale=4, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.08, 1, 0.94))
+    if listed:
+        handles, names = axes[0][0].get_legend_handles_labels()
+        ncol = min(len(names), 10)
+        rows = -(-len(names) // ncol)
+        fig.legend(handles, names, loc="lower center", ncol=ncol, markerscale=4, fontsize=8, frameon=False)
+        fig.tight_layout(rect=(0, 0.04 + 0.06 * rows, 1, 0.94))
+    else:
+        fig.tight_layout(rect=(0, 0.12, 1, 0.94))
+        bar = fig.add_axes((0.3, 0.06, 0.4, 0.025))
+        norm = matplotlib.colors.Normalize(vmin=float(classes[0]), vmax=float(classes[-1]))
+        fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), cax=bar, orientation="horizontal")
+        bar.tick_params(labelsize=7)
+        fig.text(0.71, 0.07, f"class ({len(classes)} in all)", fontsize=8, va="center")
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

@@ -493,19 +493,27 @@ def results_table(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def figure_rows(n: int, k: int = 5000, seed: int = 0) -> np.ndarray:
+    """The test images of the latent PCA figure: a seeded random ``k`` of ``n``, in order (all when n <= k).
+    Not the first k: OMNIGLOT's test set is sorted by alphabet, and its first 5,000 hold 32 of the 50."""
+    if n <= k:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, k, replace=False))
+
+
 def _figures(model, ds: ImageDataset, history: History, results: dict, out: Path) -> None:
     from lvae import plots  # matplotlib only when figures are asked for
 
     plots.learning_curves(history, out / "learning_curves.png")
     plots.kl_per_layer(history, results["kl_per_layer"], out / "kl_per_layer.png")
-    n = min(5000, ds.test_x.shape[0])
+    rows = figure_rows(ds.test_x.shape[0])
     # one seeded draw z ~ q(z | x), as the paper's Figure 6 plots, from the model's device; the random state of
     # that device is left as it was
     cuda = next(model.parameters()).is_cuda
     with torch.random.fork_rng(devices=[torch.cuda.current_device()] if cuda else []):
         torch.manual_seed(0)
-        latents = [z.cpu().numpy() for z in model.encode(torch.as_tensor(ds.test_x[:n]), sample=True)]
-    plots.latent_pca(latents, ds.test_y[:n], out / "latent_pca.png", what="samples z ~ q(z|x)")
+        latents = [z.cpu().numpy() for z in model.encode(torch.as_tensor(ds.test_x[rows]), sample=True)]
+    plots.latent_pca(latents, ds.test_y[rows], out / "latent_pca.png", what="samples z ~ q(z|x)")
     x = torch.as_tensor(ds.test_x[:10])
     rows = [x.numpy(), model.reconstruct(x).cpu().numpy(), model.sample(10).cpu().numpy()]
     plots.image_grid(rows, ds.image_shape, ["test", "reconstruction", "samples"], out / "samples.png")

@@ -154,3 +154,14 @@ def test_a_learning_rate_given_replaces_the_presets_in_both_stages():
         parse_args(["--lr=-1e-3"])
     with pytest.raises(InputError, match="lr must be > 0"):
         parse_args(["--lr", "nan"])
+
+
+def test_the_latent_figure_draws_from_every_class_of_a_sorted_test_set():
+    from lvae.validate import figure_rows
+
+    labels = np.repeat(np.arange(50), 163)  # 8,150 images sorted by class, as OMNIGLOT's test set by alphabet
+    rows = figure_rows(len(labels))
+    assert len(rows) == 5000 and len(np.unique(rows)) == 5000 and np.all(np.diff(rows) > 0)
+    assert len(np.unique(labels[rows])) == 50  # the first 5,000 would hold 31 of them
+    assert len(np.unique(labels[:5000])) == 31
+    assert np.array_equal(figure_rows(300), np.arange(300))
