@@ -182,7 +182,8 @@ def section(results: dict[str, dict], comparison: dict | None, timing: dict | No
         lines += [
             "",
             f"LVAE − VAE in L{r0['iw_samples']}, paired over the same test images ({pairs}): mean "
-            f"{c['mean_diff']:+.2f} nats over {c['n_seeds']} seed pairs; standard error over images (of the "
+            f"{c['mean_diff']:+.2f} nats over {c['n_seeds']} seed pair{'s' if c['n_seeds'] != 1 else ''}; standard "
+            "error over images (of the "
             f"seed-averaged differences) {c['paired_se_over_images']:.2f}, over seeds {seeds}: "
             f"{comparison_verdict(c)}.",
         ]

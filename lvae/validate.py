@@ -439,8 +439,8 @@ def comparison_table(c: dict, results: dict[str, dict]) -> str:
     seeds = "n/a (one seed)" if c["n_seeds"] < 2 else f"{c['se_over_seeds']:.2f}"
     lines += [
         "",
-        f"Mean over {c['n_seeds']} seed pairs: {c['mean_diff']:+.2f} nats; s.e. over images "
-        f"{c['paired_se_over_images']:.2f}, over seeds {seeds}: {comparison_verdict(c)}.",
+        f"Mean over {c['n_seeds']} seed pair{'s' if c['n_seeds'] != 1 else ''}: {c['mean_diff']:+.2f} nats; s.e. "
+        f"over images {c['paired_se_over_images']:.2f}, over seeds {seeds}: {comparison_verdict(c)}.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -128,3 +128,13 @@ def test_runs_at_another_learning_rate_are_another_protocol(tmp_path):
     results, comparison, timing = load_runs([b])
     assert "preset 'paper' with lr 0.0002, KL estimator" in section(results, comparison, timing, "cmd")
     assert "preset 'paper', KL estimator" in section(*load_runs([a]), "cmd")
+
+
+def test_the_committed_2000_epoch_omniglot_runs_give_the_figures_in_benchmarks_md():
+    runs = REPO / "benchmarks" / "results" / "omniglot-cpu-2000"
+    results, comparison, _ = load_runs([runs / "lvae", runs / "vae"])
+    assert sorted(results) == ["lvae-s0", "vae-s0"] and {r["epochs"] for r in results.values()} == {2000}
+    assert comparison["mean_diff"] == pytest.approx(-3.97, abs=0.005)
+    assert comparison["paired_se_over_images"] == pytest.approx(0.20, abs=0.005)
+    text = section(results, comparison, None, "cmd", runs=2)
+    assert "over 1 seed pair;" in text and "in 195.6 / 185.1 min (in the order of the table)" in text
