@@ -88,14 +88,20 @@ def _read_run(folder: Path) -> tuple[dict[str, dict], dict[str, np.ndarray], dic
 
 
 def _lr(r: dict) -> float | None:
-    """The main stage's learning rate where the run chose one (``--lr``); None: the preset's."""
-    return r.get("config", {}).get("lr") or None
+    """The main stage's learning rate where the run chose one other than its preset's (``--lr``); else None."""
+    from lvae.validate import ValidateConfig
+
+    preset = r.get("preset", "paper")
+    chosen = float(r.get("config", {}).get("lr") or 0.0)
+    default = ValidateConfig(preset=preset).train_config(None).lr
+    return chosen if chosen and chosen != default else None
 
 
 def _train_seconds(r: dict) -> float:
-    """A model's main-stage training time over every call that trained it (a resumed run's whole time), where the
-    results carry it; else the last call's."""
-    return float(r.get("stage_timing", {}).get("main", {}).get("seconds", r["train_seconds"]))
+    """A model's training time over every stage and every call that trained it (a resumed run's whole time), where
+    the results carry it; else the last call's."""
+    stages = r.get("stage_timing") or {}
+    return float(sum(t["seconds"] for t in stages.values())) if stages else float(r["train_seconds"])
 
 
 def _ms_per_step(r: dict) -> str:

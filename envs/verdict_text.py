@@ -50,34 +50,60 @@ def conclusion(
     sign. A metric without its own seed test (``mean_seeds`` None while ``seeds`` is not) makes no claim across
     seeds.
     """
+    return _assess(sharpe, mean, seeds, alpha, k, mean_seeds)[1]
+
+
+def claimed(
+    sharpe: Comparison, mean: Comparison | None, seeds: Comparison | None, alpha: float,
+    mean_seeds: Comparison | None = None,
+) -> set[str]:  # fmt: skip
+    """The metrics ("sharpe", "mean_daily_net_return") that :func:`conclusion` makes a claim about."""
+    return _assess(sharpe, mean, seeds, alpha, 1, mean_seeds)[0]
+
+
+def _assess(
+    sharpe: Comparison, mean: Comparison | None, seeds: Comparison | None, alpha: float, k: int,
+    mean_seeds: Comparison | None,
+) -> tuple[set[str], str]:  # fmt: skip
     over_seeds = seeds is not None or mean_seeds is not None
-    found, unsupported = [], []
-    for test, by_seed, name in ((sharpe, seeds, "Sharpe ratio"), (mean, mean_seeds, "mean net return")):
+    found, names, unsupported = [], set(), []
+    tests = ((sharpe, seeds, "Sharpe ratio", "sharpe"), (mean, mean_seeds, "mean net return", "mean_daily_net_return"))
+    for test, by_seed, name, metric in tests:
         if test is None or test.p_holm >= alpha:
             continue
-        if not over_seeds or (by_seed is not None and by_seed.p_holm < alpha
-                              and (by_seed.mean_diff > 0) == (test.mean_diff > 0)):  # fmt: skip
+        agrees = by_seed is not None and (by_seed.mean_diff > 0) == (test.mean_diff > 0)
+        if not over_seeds or (agrees and by_seed.p_holm < alpha):
             found.append(f"a {'higher' if test.mean_diff > 0 else 'lower'} {name}")
+            names.add(metric)
         else:
-            unsupported.append((name, by_seed))
+            against = by_seed is not None and not agrees and by_seed.p_holm < alpha
+            unsupported.append((name, by_seed, against))
     if found:
         over = "over days and seeds" if over_seeds else "over days"
         text = f"evidence of {' and '.join(found)} for {sharpe.a} (Holm-adjusted, {over})"
-        for name, by_seed in unsupported:
-            text += f"; its {name} is significant over days but not across seeds ({_seed_p(by_seed)})"
-        return text
+        for name, by_seed, against in unsupported:
+            how = "and across seeds the other way" if against else "but not across seeds"
+            text += f"; its {name} is significant over days {how} ({_seed_p(by_seed)})"
+        return names, text
     if unsupported:
-        return (f"significant over days but not across seeds ({_seed_p(unsupported[0][1])}): seed noise could "
-                "explain it — no evidence either way")  # fmt: skip
+        detail = "; ".join(f"{name}: {_seed_p(by_seed)}" for name, by_seed, _ in unsupported)
+        if any(against for *_, against in unsupported):
+            return set(), (f"significant over days, and across seeds the other way ({detail}): the days and the "
+                           "seeds disagree — no evidence either way")  # fmt: skip
+        return (
+            set(),
+            f"significant over days but not across seeds ({detail}): seed noise could explain it — no "
+            "evidence either way",
+        )
     agree = [t.p_holm for t in (seeds, mean_seeds) if t is not None and t.p_holm < alpha]
     if agree:  # the seeds agree, the days do not
         days = min(t.p_holm for t in (sharpe, mean) if t is not None)
-        return (f"significant across seeds (Holm p {_p(min(agree))}) but not over days (Holm p {_p(days)}): the "
-                "seeds agree on these test days, which could be luck — no evidence either way")  # fmt: skip
+        return set(), (f"significant across seeds (Holm p {_p(min(agree))}) but not over days (Holm p {_p(days)}): "
+                       "the seeds agree on these test days, which could be luck — no evidence either way")  # fmt: skip
     raw = min(t.p_value for t in (sharpe, mean, seeds, mean_seeds) if t is not None)
     if raw < alpha:
-        return f"nominal p < {alpha:g}, not significant after Holm's correction over {k}: no evidence either way"
-    return "no evidence either way"
+        return set(), f"nominal p < {alpha:g}, not significant after Holm's correction over {k}: no evidence either way"
+    return set(), "no evidence either way"
 
 
 def _seed_p(t: Comparison | None) -> str:
@@ -232,10 +258,9 @@ def _claims(v: Verdict, c: Comparison) -> bool:
     if c.metric.endswith("_over_seeds"):
         return False
     same = {x.metric: x for x in v.comparisons if (x.a, x.b, x.cost_bps) == (c.a, c.b, c.cost_bps)}
-    text = conclusion(same["sharpe"], same.get("mean_daily_net_return"), same.get("sharpe_over_seeds"),
-                      v.config.alpha, 1, same.get("mean_return_over_seeds"))  # fmt: skip
-    claimed = text.split(" (Holm-adjusted")[0]
-    return text.startswith("evidence") and ("Sharpe" if c.metric == "sharpe" else "mean net return") in claimed
+    found = claimed(same["sharpe"], same.get("mean_daily_net_return"), same.get("sharpe_over_seeds"),
+                    v.config.alpha, same.get("mean_return_over_seeds"))  # fmt: skip
+    return c.metric in found
 
 
 def bottom_line(v: Verdict) -> str:
@@ -327,7 +352,8 @@ def markdown(v: Verdict) -> str:
         f"Sharpe ratios of daily net returns in excess of the risk-free rate, annualised, over the stitched test "
         f"blocks of all folds. Intervals {1 - v.config.alpha:.0%}: t over seeds (n stated); bootstrap: stationary "
         f"block bootstrap over days with the trained agents fixed (mean block {v.block:.1f} d, {v.config.reps} "
-        "reps). Paired tests on the same days and, for the Sharpe ratio, across seeds (Welch); p-values "
+        "reps). Paired tests on the same days and, for the Sharpe ratio and the mean return, across seeds (Welch, "
+        "or one-sample against a deterministic configuration); p-values "
         "Holm-adjusted over all comparisons of a metric. A claim needs both the test over days and the one "
         "over seeds."
         + (f" {v.dropped_days} days not shared by every configuration were left out." if v.dropped_days else ""),

@@ -36,6 +36,8 @@ def learning_curves(history: History, path: Path) -> None:
     start = int(np.argmax(done)) if done.any() else 0
     start = max(start, len(epochs) // 10)  # no warm-up: leave out the first tenth, the steep start
     after = epochs > start
+    if after.sum() < 2:  # a run about as long as its warm-up: the whole run
+        after, start = epochs > 0, 0
     if after.sum() >= 2:
         bx.plot(epochs[after], train[after], label="train ELBO")
         late = after & ok
@@ -47,7 +49,7 @@ def learning_curves(history: History, path: Path) -> None:
             bx.plot(epochs[late][-1], valid[late][-1], "kx", ms=8,
                     label=f"last {valid[late][-1]:.2f} (epoch {epochs[late][-1]})")  # fmt: skip
         bx.legend(loc="best", fontsize="small")
-    bx.set(xlabel="epoch", ylabel="nats", title=f"after epoch {start}")
+    bx.set(xlabel="epoch", ylabel="nats", title=f"after epoch {start}" if start else "all epochs")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -86,8 +88,10 @@ def latent_pca(
     cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20" if listed else "turbo")
     rank = {int(c): k for k, c in enumerate(classes)}
 
-    def colour(c: int) -> Any:
-        return cmap(rank[c]) if listed else cmap(rank[c] / max(len(classes) - 1, 1))
+    span = max(float(classes[-1] - classes[0]), 1.0)
+
+    def colour(c: int) -> Any:  # listed: one entry per class; else by label value, as the colour bar reads
+        return cmap(rank[c]) if listed else cmap((c - float(classes[0])) / span)
 
     for i, (z, ax) in enumerate(zip(latents, axes[0], strict=True)):
         zc = z - z.mean(0)
@@ -96,22 +100,22 @@ def latent_pca(
         if pcs.shape[1] == 1:
             pcs = np.column_stack([pcs[:, 0], np.zeros(len(pcs))])
         share = sv**2 / max(float(np.sum(sv**2)), 1e-12)
-        if listed:
-            for c in classes:
-                name = (label_names or {}).get(int(c), str(c))
-                ax.scatter(*pcs[labels == c].T, s=2, color=colour(int(c)), label=name)
-        else:  # one scatter in a seeded random order, so that no class is drawn over all the others
-            order = np.random.default_rng(0).permutation(len(pcs))
-            ax.scatter(*pcs[order].T, s=2, color=[colour(int(c)) for c in labels[order]])
+        # one scatter in a seeded random order, so that no class is drawn over all the others
+        order = np.random.default_rng(0).permutation(len(pcs))
+        ax.scatter(*pcs[order].T, s=2, color=[colour(int(c)) for c in labels[order]])
         ax.set(title=f"z{i + 1} ({z.shape[1]} units)", xticks=[], yticks=[])
         ax.set_xlabel(f"PC 1 ({share[0]:.0%} of variance)", fontsize=8)
         ax.set_ylabel(f"PC 2 ({share[1] if len(share) > 1 else 0:.0%})", fontsize=8)
     fig.suptitle(f"PCA of each layer's {what}", fontsize=9)
     if listed:
-        handles, names = axes[0][0].get_legend_handles_labels()
+        names = [(label_names or {}).get(int(c), str(c)) for c in classes]
+        handles = [
+            matplotlib.lines.Line2D([], [], ls="", marker="o", ms=3, color=colour(int(c)), label=n)
+            for c, n in zip(classes, names, strict=True)
+        ]
         ncol = min(len(names), 10)
         rows = -(-len(names) // ncol)
-        fig.legend(handles, names, loc="lower center", ncol=ncol, markerscale=4, fontsize=8, frameon=False)
+        fig.legend(handles, names, loc="lower center", ncol=ncol, markerscale=1.5, fontsize=8, frameon=False)
         fig.tight_layout(rect=(0, 0.04 + 0.06 * rows, 1, 0.94))
     else:
         fig.tight_layout(rect=(0, 0.12, 1, 0.94))

@@ -143,7 +143,7 @@ class ValidateConfig:
             raise ValueError("finetune_epochs must be >= 0 and finetune_lr_decay in (0, 1]")
         if self.checkpoint_every < 1:
             raise ValueError("checkpoint_every must be >= 1")
-        if not self.lr >= 0:
+        if not (math.isfinite(self.lr) and self.lr >= 0):
             raise ValueError(f"lr must be > 0 (or 0 for the preset's), got {self.lr}")
         self.train_config(None)  # the training settings' own checks (epochs, device), before anything is written
 

@@ -115,6 +115,11 @@ def test_runs_that_were_resumed_report_their_whole_training_time(tmp_path):
     text = section(results, comparison, timing, "cmd", runs=2)
     assert "trained in 2 runs, each one group, on CPU in 10.0 / 20.0 min (in the order of the table)" in text
     assert "(49.39 / 47.12 ms per group step)" in text
+    # a finetuning stage counts in the training time too
+    r = json.loads((folders[0] / "lvae-s0" / "results.json").read_text())
+    r["stage_timing"]["finetune"] = {"seconds": 300.0, "ms_per_group_step": 1.0}
+    (folders[0] / "lvae-s0" / "results.json").write_text(json.dumps(r))
+    assert "in 15.0 / 20.0 min" in section(*load_runs(folders), "cmd", runs=2)
 
 
 def test_runs_at_another_learning_rate_are_another_protocol(tmp_path):
@@ -128,6 +133,12 @@ def test_runs_at_another_learning_rate_are_another_protocol(tmp_path):
     results, comparison, timing = load_runs([b])
     assert "preset 'paper' with lr 0.0002, KL estimator" in section(results, comparison, timing, "cmd")
     assert "preset 'paper', KL estimator" in section(*load_runs([a]), "cmd")
+    # the preset's own rate, typed out, is the same protocol as leaving it to the preset
+    for r in summary["results"].values():
+        r["config"]["lr"] = 1e-3
+    (b / "summary.json").write_text(json.dumps(summary))
+    results, comparison, timing = load_runs([a, b])
+    assert "preset 'paper', KL estimator" in section(results, comparison, timing, "cmd", runs=2)
 
 
 def test_the_committed_2000_epoch_omniglot_runs_give_the_figures_in_benchmarks_md():

@@ -374,13 +374,37 @@ def test_a_mean_return_claim_needs_its_own_test_over_seeds():
     assert split.startswith("evidence of a higher Sharpe ratio for ppo/lvae (Holm-adjusted, over days and seeds); "
                             "its mean net return is significant over days but not across seeds (n = 5")  # fmt: skip
     assert "Holm p = 0.20)" in split
-    # the seed means point the other way: no claim on the mean return
+    # the seed means point the other way, significantly: no claim on the mean return, and not called noise
     flipped = conclusion(days, mean, comp("sharpe_over_seeds", 0.01), 0.05, 16,
                          comp("mean_return_over_seeds", 0.01, diff=-1.0))  # fmt: skip
-    assert "a higher mean net return" not in flipped.split(";")[0]
+    assert flipped.endswith("; its mean net return is significant over days and across seeds the other way "
+                            "(n = 5, t-test p = 0.003, Holm p = 0.010)")  # fmt: skip
+    against = conclusion(days, None, comp("sharpe_over_seeds", 0.02, diff=-0.5), 0.05, 16)
+    assert against.startswith("significant over days, and across seeds the other way (Sharpe ratio: n = 5")
+    assert against.endswith("the days and the seeds disagree — no evidence either way")
+    # neither metric's seed test passes: both are named, each with its own figures
+    neither = conclusion(days, mean, comp("sharpe_over_seeds", 0.3), 0.05, 16, comp("mean_return_over_seeds", 0.2))
+    assert neither.startswith("significant over days but not across seeds (Sharpe ratio: n = 5, t-test p = 0.075, "
+                              "Holm p = 0.30; mean net return: n = 5, t-test p = 0.050, Holm p = 0.20)")  # fmt: skip
     # no seed test of the mean return where the Sharpe ratio has one: no claim across seeds for it
     alone = conclusion(comp("sharpe", 0.2), mean, comp("sharpe_over_seeds", 0.01), 0.05, 16, None)
-    assert alone.startswith("significant over days but not across seeds (no test over seeds)")
+    assert alone.startswith("significant over days but not across seeds (mean net return: no test over seeds)")
+
+
+def test_the_bottom_line_counts_only_the_metrics_claimed():
+    from types import SimpleNamespace
+
+    from envs.verdict import Comparison
+    from envs.verdict_text import _claims
+
+    def comp(metric, p_holm):
+        return Comparison("ppo/lvae", "ppo/pca", 5.0, metric, 1.2, 0.6, 1.9, p_holm / 4, p_holm, "m", 18, 5, 5, 4531)
+
+    sharpe, mean = comp("sharpe", 0.01), comp("mean_daily_net_return", 0.01)
+    seeds, mean_seeds = comp("sharpe_over_seeds", 0.01), comp("mean_return_over_seeds", 0.2)
+    v = SimpleNamespace(comparisons=[sharpe, mean, seeds, mean_seeds], config=SimpleNamespace(alpha=0.05))
+    # the text names the mean return (as significant over days but not across seeds): it is not a claim
+    assert _claims(v, sharpe) and not _claims(v, mean) and not _claims(v, seeds)
 
 
 def test_recorded_looks_count_the_checkpoints_a_training_run_took():

@@ -152,8 +152,9 @@ def test_a_learning_rate_given_replaces_the_presets_in_both_stages():
     assert cfg.finetune_config(ds).lr == 2e-4
     with pytest.raises(InputError, match=r"lr must be > 0 \(or 0 for the preset's\), got -0.001"):
         parse_args(["--lr=-1e-3"])
-    with pytest.raises(InputError, match="lr must be > 0"):
-        parse_args(["--lr", "nan"])
+    for bad in ("nan", "inf"):
+        with pytest.raises(InputError, match="lr must be > 0"):
+            parse_args(["--lr", bad])
 
 
 def test_the_latent_figure_draws_from_every_class_of_a_sorted_test_set():
