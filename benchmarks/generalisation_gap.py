@@ -25,7 +25,7 @@ import torch
 from benchmarks.validation_table import load_runs
 from lvae.checkpoint import load_model
 from lvae.evaluate import iw_log_likelihood
-from lvae.validate import ValidateConfig, compare_runs, comparison_verdict
+from lvae.validate import ValidateConfig, compare_runs, comparison_verdict, random_rows
 
 
 def run_config(run: Path, data_dir: str | None = None) -> tuple[ValidateConfig, dict[str, dict]]:
@@ -39,9 +39,7 @@ def run_config(run: Path, data_dir: str | None = None) -> tuple[ValidateConfig, 
 
 def training_rows(n: int, examples: int, seed: int) -> np.ndarray:
     """Sorted indices of `examples` random training images (all when `examples` >= n)."""
-    if examples >= n:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, examples, replace=False))
+    return random_rows(n, examples, seed)
 
 
 def generalisation_gap(

@@ -19,7 +19,7 @@ import numpy as np
 
 from benchmarks.markdown import write_section
 from lvae.config import TrainConfig
-from lvae.validate import PAPER_NUMBERS, compare_runs, comparison_verdict, stage_timing
+from lvae.validate import PAPER_NUMBERS, ValidateConfig, compare_runs, comparison_verdict, stage_timing
 
 BATCH_SIZE = TrainConfig().batch_size  # both presets' (the sections say so)
 
@@ -89,8 +89,6 @@ def _read_run(folder: Path) -> tuple[dict[str, dict], dict[str, np.ndarray], dic
 
 def _lr(r: dict) -> float | None:
     """The main stage's learning rate where the run chose one other than its preset's (``--lr``); else None."""
-    from lvae.validate import ValidateConfig
-
     preset = r.get("preset", "paper")
     chosen = float(r.get("config", {}).get("lr") or 0.0)
     default = ValidateConfig(preset=preset).train_config(None).lr

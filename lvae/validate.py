@@ -310,12 +310,17 @@ def run_validation(cfg: ValidateConfig, progress: bool = True, stop_after_second
     return everything
 
 
-def iw_rows(cfg: ValidateConfig, n: int) -> np.ndarray:
-    """Indices of the test images scored with the IW bound: all, or a seeded random subset (test sets can be
-    ordered by class, so the first N are not a fair sample)."""
-    if cfg.iw_examples and cfg.iw_examples < n:
-        return np.sort(np.random.default_rng(cfg.data_seed).choice(n, cfg.iw_examples, replace=False))
+def random_rows(n: int, k: int, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded random ``k`` of ``n`` examples; all of them when ``k`` is 0 or at least ``n``.
+    Data sets can be ordered by class (OMNIGLOT's by alphabet), so the first k are not a fair sample."""
+    if k and k < n:
+        return np.sort(np.random.default_rng(seed).choice(n, k, replace=False))
     return np.arange(n)
+
+
+def iw_rows(cfg: ValidateConfig, n: int) -> np.ndarray:
+    """Indices of the test images scored with the IW bound: all, or the run's seeded random subset."""
+    return random_rows(n, cfg.iw_examples, cfg.data_seed)
 
 
 def stage_timing(seconds: list[float], group_size: int, steps_per_epoch: int) -> dict[str, float]:
@@ -494,11 +499,9 @@ def results_table(r: dict) -> str:
 
 
 def figure_rows(n: int, k: int = 5000, seed: int = 0) -> np.ndarray:
-    """The test images of the latent PCA figure: a seeded random ``k`` of ``n``, in order (all when n <= k).
-    Not the first k: OMNIGLOT's test set is sorted by alphabet, and its first 5,000 hold 32 of the 50."""
-    if n <= k:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, k, replace=False))
+    """The test images of the latent PCA figure: a seeded random ``k`` of ``n`` (all when n <= k). Not the first
+    k: OMNIGLOT's test set is sorted by alphabet, and its first 5,000 hold 31 of the 50."""
+    return random_rows(n, k, seed)
 
 
 def _figures(model, ds: ImageDataset, history: History, results: dict, out: Path) -> None:
